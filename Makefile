@@ -1,0 +1,45 @@
+# byok — the two commands: `make demo` and `make test`. Everything else is optional.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN     = $(VENV)/bin
+STAMP   = $(VENV)/.installed
+
+.PHONY: demo test lint typecheck check bench local-aws clean postgres
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+## make demo: set up, start the embedded local AWS and run the whole story end to end.
+demo: $(STAMP)
+	$(BIN)/byok demo
+
+## make test: set up (venv, packages, PostgreSQL test database) and run lint, types and tests.
+test: $(STAMP) postgres
+	$(BIN)/ruff check src tests bench
+	$(BIN)/mypy
+	BYOK_TEST_POSTGRES_URL="$$(scripts/ensure-postgres.sh)" $(BIN)/pytest $(PYTEST_ARGS)
+
+postgres:
+	@scripts/ensure-postgres.sh >/dev/null
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+## make bench: run every benchmark; figures print as tables and merge into bench/results.json.
+bench: $(STAMP)
+	$(BIN)/python bench/envelope.py
+
+local-aws: $(STAMP)
+	$(BIN)/byok local-aws --port 4566
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build src/*.egg-info
