@@ -302,5 +302,5 @@ def mapping_for(error: ByokError) -> ErrorMapping:
     """Return the :class:`ErrorMapping` of the most specific class in the table for ``error``."""
     for cls in type(error).__mro__:
         if cls in ERROR_TABLE:
-            return ERROR_TABLE[cls]  # type: ignore[index]
+            return ERROR_TABLE[cls]
     return ERROR_TABLE[ByokError]

@@ -23,7 +23,9 @@ __all__ = [
 _PARTITIONS = ("aws", "aws-cn", "aws-us-gov")
 _ACCOUNT_RE = re.compile(r"^[0-9]{12}$")
 _REGION_RE = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]{1,2}$")
-_KEY_ID_RE = re.compile(r"^(mrk-[0-9a-f]{32}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$")
+_KEY_ID_RE = re.compile(
+    r"^(mrk-[0-9a-f]{32}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$"
+)
 # IAM role names: 1-64 of [\w+=,.@-]; paths: / or /.../ with printable ASCII, at most 512.
 _ROLE_NAME_RE = re.compile(r"^[\w+=,.@-]{1,64}$", re.ASCII)
 _ROLE_PATH_RE = re.compile(r"^/([\x21-\x7e]*/)?$")

@@ -1,0 +1,115 @@
+"""Vendor-side settings, from environment variables with embedded defaults.
+
+Every setting has a default that works on one machine with no AWS account and no server to
+install: an SQLite file and a blob folder under ``.byok/`` and the project's local AWS.
+
+========================================  ==========================================
+variable                                  meaning (default)
+========================================  ==========================================
+``BYOK_HOME``                             data folder (``.byok``)
+``BYOK_DATABASE_URL``                     SQLAlchemy URL (``sqlite:///<home>/byok.db``)
+``BYOK_BLOB_DIR``                         filesystem blob store (``<home>/blobs``)
+``BYOK_AWS_ENDPOINT_URL``                 AWS endpoint; unset means real AWS
+``BYOK_VENDOR_ACCOUNT``                   vendor's AWS account id
+``BYOK_VENDOR_ROLE_NAME``                 vendor role customers trust
+                                          (``document-storage-role``)
+``BYOK_ALLOWED_REGIONS``                  comma list (``us-east-1``)
+``BYOK_REVOCATION_BOUND_SECONDS``         tenant-key cache TTL (300; 1 to 3600)
+``BYOK_KEY_MONITOR_INTERVAL_SECONDS``     DescribeKey sweep interval (60)
+========================================  ==========================================
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from byok.core.arn import parse_account_id
+from byok.errors import InvalidInput
+
+__all__ = ["Settings"]
+
+DEFAULT_REVOCATION_BOUND_S = 300.0
+MIN_REVOCATION_BOUND_S = 1.0
+MAX_REVOCATION_BOUND_S = 3600.0
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Validated vendor settings. Build with :meth:`from_env` or directly in tests."""
+
+    home: Path = Path(".byok")
+    database_url: str | None = None
+    blob_dir: Path | None = None
+    aws_endpoint_url: str | None = None
+    vendor_account: str = "000000000000"
+    vendor_role_name: str = "document-storage-role"
+    allowed_regions: tuple[str, ...] = ("us-east-1",)
+    revocation_bound_s: float = DEFAULT_REVOCATION_BOUND_S
+    key_monitor_interval_s: float = 60.0
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        parse_account_id(self.vendor_account, field="BYOK_VENDOR_ACCOUNT")
+        bound = self.revocation_bound_s
+        if not MIN_REVOCATION_BOUND_S <= bound <= MAX_REVOCATION_BOUND_S:
+            raise InvalidInput(
+                "BYOK_REVOCATION_BOUND_SECONDS",
+                f"{bound} is outside {MIN_REVOCATION_BOUND_S:g}..{MAX_REVOCATION_BOUND_S:g}",
+                fix="Choose how many seconds a revoked key may still be used from cache.",
+            )
+        if self.key_monitor_interval_s <= 0:
+            raise InvalidInput(
+                "BYOK_KEY_MONITOR_INTERVAL_SECONDS", "must be positive", fix="Use e.g. 60."
+            )
+        if not self.allowed_regions:
+            raise InvalidInput("BYOK_ALLOWED_REGIONS", "is empty", fix="Use e.g. us-east-1.")
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The database URL, defaulting to an SQLite file in :attr:`home`."""
+        return self.database_url or f"sqlite:///{self.home / 'byok.db'}"
+
+    @property
+    def resolved_blob_dir(self) -> Path:
+        """The blob folder, defaulting to ``<home>/blobs``."""
+        return self.blob_dir or self.home / "blobs"
+
+    @property
+    def vendor_role_arn(self) -> str:
+        """ARN of the vendor role that customers name in their policies."""
+        return f"arn:aws:iam::{self.vendor_account}:role/{self.vendor_role_name}"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read settings from ``environ`` (default: ``os.environ``).
+
+        Raises:
+            InvalidInput: naming the variable that is malformed.
+        """
+        env = os.environ if environ is None else environ
+        home = Path(env.get("BYOK_HOME", ".byok"))
+        regions = tuple(r.strip() for r in env.get("BYOK_ALLOWED_REGIONS", "us-east-1").split(","))
+        return cls(
+            home=home,
+            database_url=env.get("BYOK_DATABASE_URL") or None,
+            blob_dir=Path(env["BYOK_BLOB_DIR"]) if env.get("BYOK_BLOB_DIR") else None,
+            aws_endpoint_url=env.get("BYOK_AWS_ENDPOINT_URL") or None,
+            vendor_account=env.get("BYOK_VENDOR_ACCOUNT", "000000000000"),
+            vendor_role_name=env.get("BYOK_VENDOR_ROLE_NAME", "document-storage-role"),
+            allowed_regions=tuple(r for r in regions if r),
+            revocation_bound_s=_number(env, "BYOK_REVOCATION_BOUND_SECONDS", 300.0),
+            key_monitor_interval_s=_number(env, "BYOK_KEY_MONITOR_INTERVAL_SECONDS", 60.0),
+        )
+
+
+def _number(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise InvalidInput(name, f"{raw!r} is not a number", fix="Give seconds, e.g. 60.") from None
