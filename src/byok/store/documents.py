@@ -1,0 +1,447 @@
+"""Documents at the storage level: already-encrypted byte streams under (tenant, name).
+
+A put writes the blob first (under a fresh key, never over another blob), then in one
+transaction marks the previous version REPLACED and inserts the new LIVE row. The visible
+document changes only when that transaction commits, so a crash at any point leaves the
+old version or the new one, never a partial one; what a crash can leave behind is an
+*orphan blob* (written, never committed) or a REPLACED/DELETED row whose blob was not yet
+deleted. :mod:`byok.store.fsck` finds and removes both.
+
+Concurrent puts to one name: the last to commit wins. Every version's *generation* is
+its row id, unique store-wide and increasing along a name's history, so the winner is
+the one with the highest generation; each loser's blob is deleted by the put that
+replaced it. ``if_generation`` makes a put or delete conditional (0: "must not exist").
+
+Names are 1-1,024 characters, no control characters; they sort by code point on every
+backend, which is what makes prefix ranges and list cursors exact.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from types import TracebackType
+from typing import BinaryIO
+
+from sqlalchemy import Select, delete, select
+from sqlalchemy.exc import IntegrityError as SqlIntegrityError
+from sqlalchemy.orm import Session
+
+from byok.core.tenant_config import validate_tenant_id
+from byok.errors import Conflict, InvalidInput, NotFound, StateError, StorageError
+from byok.store.blobs import BlobInfo, BlobStore, ByteSource
+from byok.store.database import Store
+from byok.store.schema import DocumentRow, DocumentState, TenantKeyRow, TenantRow, TenantState
+
+__all__ = [
+    "MAX_LIST_LIMIT",
+    "MAX_NAME_LENGTH",
+    "DocumentHead",
+    "DocumentPage",
+    "DocumentReader",
+    "DocumentRepository",
+    "validate_document_name",
+]
+
+log = logging.getLogger(__name__)
+
+MAX_NAME_LENGTH = 1024
+MAX_LIST_LIMIT = 1000
+_PUT_ATTEMPTS = 20
+_GET_ATTEMPTS = 5
+_CURSOR_TAG = b"byok-list-v1:"
+
+
+@dataclass(frozen=True)
+class DocumentHead:
+    """What the store knows about the visible version of a document.
+
+    Attributes:
+        tenant: the tenant id.
+        name: the document name.
+        generation: this version's generation (unique; higher is newer).
+        size: stored (ciphertext) size in bytes.
+        sha256: SHA-256 (hex) of the stored bytes.
+        tk_id: the tenant key the bytes are encrypted under, if the caller said.
+        created_at: when the name was first written.
+        updated_at: when this version was committed.
+    """
+
+    tenant: str
+    name: str
+    generation: int
+    size: int
+    sha256: str
+    tk_id: str | None
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, row: DocumentRow) -> DocumentHead:
+        """Build from a ``documents`` row."""
+        return cls(
+            row.tenant_id, row.name, row.id, row.size, row.sha256, row.tk_id,
+            row.created_at, row.updated_at,
+        )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class DocumentPage:
+    """One page of :meth:`DocumentRepository.list`; pass ``next_cursor`` for the next one."""
+
+    items: tuple[DocumentHead, ...]
+    next_cursor: str | None
+
+
+class DocumentReader:
+    """An open document: its :attr:`head` and a binary :attr:`stream`. Close it (or ``with``)."""
+
+    def __init__(self, head: DocumentHead, stream: BinaryIO) -> None:
+        self.head = head
+        self.stream = stream
+
+    def read(self, size: int = -1) -> bytes:
+        """Read up to ``size`` bytes (all when negative); ``b""`` at the end."""
+        return self.stream.read(size)
+
+    def close(self) -> None:
+        """Release the underlying blob stream."""
+        self.stream.close()
+
+    def __enter__(self) -> DocumentReader:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+def validate_document_name(name: object, *, field: str = "name") -> str:
+    """Return ``name`` if it is a storable document name.
+
+    Raises:
+        InvalidInput: naming ``field`` if it is empty, too long, has control characters
+            or lone surrogates.
+    """
+    fix = f"Use 1-{MAX_NAME_LENGTH} printable characters."
+    if not isinstance(name, str) or not 1 <= len(name) <= MAX_NAME_LENGTH:
+        raise InvalidInput(field, f"must be 1 to {MAX_NAME_LENGTH} characters", fix=fix)
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in name):
+        raise InvalidInput(field, "contains a control character", fix=fix)
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidInput(field, "is not valid Unicode text", fix=fix) from None
+    return name
+
+
+class DocumentRepository:
+    """Per-tenant documents over a metadata :class:`Store` and a :class:`BlobStore`."""
+
+    def __init__(self, store: Store, blobs: BlobStore) -> None:
+        self.store = store
+        self.blobs = blobs
+
+    def put(
+        self,
+        tenant: str,
+        name: str,
+        body: ByteSource,
+        *,
+        tk_id: str | None = None,
+        if_generation: int | None = None,
+    ) -> DocumentHead:
+        """Store ``body`` (streamed, any size) as the new visible version of ``name``.
+
+        Args:
+            tenant: the tenant id.
+            name: the document name.
+            body: the (encrypted) bytes.
+            tk_id: the tenant key they are encrypted under (must exist for the tenant).
+            if_generation: only replace this generation (0: only if there is none).
+
+        Returns:
+            The head of the committed version.
+
+        Raises:
+            InvalidInput: a malformed tenant id, name or generation.
+            NotFound: no such tenant, or no such tenant key for it.
+            StateError: the tenant is offboarded.
+            Conflict: ``if_generation`` did not match (nothing changed).
+            StorageError: the blob or the row could not be written (nothing visible changed).
+        """
+        _check(tenant, name, if_generation)
+        blob = self.blobs.put(body, prefix=f"{tenant}/")
+        try:
+            head, replaced = self._commit_put(tenant, name, blob, tk_id, if_generation)
+        except (Conflict, NotFound, StateError):
+            self._delete_blob_quietly(blob.key)  # certainly not committed
+            raise
+        if replaced is not None:
+            self.finish_removal(*replaced)
+        return head
+
+    def _commit_put(
+        self, tenant: str, name: str, blob: BlobInfo, tk_id: str | None, expected: int | None
+    ) -> tuple[DocumentHead, tuple[int, str] | None]:
+        for attempt in range(_PUT_ATTEMPTS):
+            try:
+                with self.store.write() as session:
+                    return _insert_version(session, tenant, name, blob, tk_id, expected, self.store)
+            except Conflict as exc:
+                # Another put inserted the first LIVE row of this name between our read and
+                # our insert (the unique index refused ours): read again and replace it.
+                if not isinstance(exc.__cause__, SqlIntegrityError):
+                    raise
+                time.sleep(0.001 * attempt)
+        raise Conflict("too many concurrent writes to one document", tenant=tenant)
+
+    def get(self, tenant: str, name: str) -> DocumentReader:
+        """Open the visible version of ``name`` for streaming.
+
+        Returns:
+            A :class:`DocumentReader` (close it).
+
+        Raises:
+            NotFound: no such document for this tenant.
+            StorageError: the row exists but its blob is missing (run fsck).
+        """
+        _check(tenant, name, None)
+        for _ in range(_GET_ATTEMPTS):
+            row = self._live(tenant, name)
+            try:
+                return DocumentReader(DocumentHead.of(row), self.blobs.open(row.blob_key))
+            except NotFound:
+                # A concurrent put or delete may have removed this version's blob after we
+                # read its row: look again, and only report a missing blob if it is current.
+                current = self._live(tenant, name)
+                if current.id == row.id:
+                    raise StorageError(
+                        "the document's blob is missing; run `byok fsck`",
+                        tenant=tenant,
+                        operation="document:get",
+                    ) from None
+        raise Conflict("the document kept changing while being opened", tenant=tenant)
+
+    def head(self, tenant: str, name: str) -> DocumentHead:
+        """Return the visible version's :class:`DocumentHead`.
+
+        Raises:
+            NotFound: no such document for this tenant.
+        """
+        _check(tenant, name, None)
+        return DocumentHead.of(self._live(tenant, name))
+
+    def list(
+        self, tenant: str, *, prefix: str = "", limit: int = 100, cursor: str | None = None
+    ) -> DocumentPage:
+        """List visible documents whose names start with ``prefix``, in name order.
+
+        Args:
+            tenant: the tenant id.
+            prefix: only names starting with it ("" for all).
+            limit: page size, 1 to :data:`MAX_LIST_LIMIT`.
+            cursor: ``next_cursor`` of the previous page.
+
+        Returns:
+            A :class:`DocumentPage`; ``next_cursor`` is None on the last page.
+
+        Raises:
+            InvalidInput: a malformed tenant, prefix, limit or cursor.
+        """
+        validate_tenant_id(tenant)
+        if prefix:
+            validate_document_name(prefix, field="prefix")
+        if not 1 <= limit <= MAX_LIST_LIMIT:
+            raise InvalidInput("limit", f"must be 1 to {MAX_LIST_LIMIT}")
+        query = select(DocumentRow).where(
+            DocumentRow.tenant_id == tenant, DocumentRow.state == DocumentState.LIVE
+        )
+        query = query.where(DocumentRow.name >= prefix)
+        upper = _prefix_upper_bound(prefix)
+        if upper is not None:
+            query = query.where(DocumentRow.name < upper)
+        if cursor is not None:
+            query = query.where(DocumentRow.name > _decode_cursor(cursor))
+        query = query.order_by(DocumentRow.name).limit(limit + 1)
+        with self.store.read() as session:
+            rows = [DocumentHead.of(row) for row in session.scalars(query)]
+        more = len(rows) > limit
+        items = tuple(rows[:limit])
+        return DocumentPage(items, _encode_cursor(items[-1].name) if more else None)
+
+    def delete(self, tenant: str, name: str, *, if_generation: int | None = None) -> DocumentHead:
+        """Delete the visible version of ``name`` (it disappears at commit).
+
+        Returns:
+            The head of the version that was deleted.
+
+        Raises:
+            NotFound: no such document for this tenant.
+            Conflict: ``if_generation`` did not match (nothing changed).
+        """
+        _check(tenant, name, if_generation)
+        with self.store.write() as session:
+            row = _lock_live(session, tenant, name)
+            if row is None:
+                raise _not_found(tenant, name)
+            _check_generation(row, if_generation, tenant)
+            row.state = DocumentState.DELETED
+            row.updated_at = self.store.clock()
+            head, removed = DocumentHead.of(row), (row.id, row.blob_key)
+        self.finish_removal(*removed)
+        return head
+
+    def finish_removal(self, generation: int, blob_key: str) -> bool:
+        """Delete a REPLACED/DELETED version's blob, then its row. Safe to repeat.
+
+        Returns True when done; False if it failed (logged; ``fsck`` finishes it later).
+        """
+        try:
+            self.blobs.delete(blob_key)
+            with self.store.write() as session:
+                session.execute(
+                    delete(DocumentRow).where(
+                        DocumentRow.id == generation, DocumentRow.state != DocumentState.LIVE
+                    )
+                )
+        except StorageError as exc:
+            log.warning("removal of generation %s deferred to fsck: %s", generation, exc.message)
+            return False
+        return True
+
+    def _live(self, tenant: str, name: str) -> DocumentRow:
+        with self.store.read() as session:
+            row = session.scalars(_live_query(tenant, name)).one_or_none()
+        if row is None:
+            raise _not_found(tenant, name)
+        return row
+
+    def _delete_blob_quietly(self, key: str) -> None:
+        try:
+            self.blobs.delete(key)
+        except StorageError as exc:  # an orphan now; fsck removes it after the grace period
+            log.warning("could not delete unused blob %s: %s", key, exc.message)
+
+
+def _insert_version(
+    session: Session,
+    tenant: str,
+    name: str,
+    blob: BlobInfo,
+    tk_id: str | None,
+    expected: int | None,
+    store: Store,
+) -> tuple[DocumentHead, tuple[int, str] | None]:
+    """In one write transaction: replace the LIVE row of ``name`` by a new one for ``blob``."""
+    _check_tenant_writable(session, tenant)
+    if (
+        tk_id is not None
+        and session.scalars(
+            select(TenantKeyRow.id).where(
+                TenantKeyRow.tenant_id == tenant, TenantKeyRow.tk_id == tk_id
+            )
+        ).first()
+        is None
+    ):
+        raise NotFound("no such tenant key", tenant=tenant, operation="document:put")
+    live = _lock_live(session, tenant, name)
+    now = store.clock()
+    replaced = None
+    if live is None:
+        if expected not in (None, 0):
+            raise Conflict(
+                f"the document does not exist, not at generation {expected}",
+                tenant=tenant,
+                operation="document:put",
+            )
+    else:
+        _check_generation(live, expected, tenant)
+        live.state = DocumentState.REPLACED
+        live.updated_at = now
+        session.flush()  # free the (tenant, name) LIVE slot before inserting
+        replaced = (live.id, live.blob_key)
+    row = DocumentRow(
+        tenant_id=tenant, name=name, state=DocumentState.LIVE, blob_key=blob.key,
+        size=blob.size, sha256=blob.sha256, tk_id=tk_id,
+        created_at=live.created_at if live is not None else now, updated_at=now,
+    )  # fmt: skip
+    session.add(row)
+    session.flush()
+    return DocumentHead.of(row), replaced
+
+
+def _check_tenant_writable(session: Session, tenant: str) -> None:
+    row = session.get(TenantRow, tenant)
+    if row is None:
+        raise NotFound("no such tenant", tenant=tenant, operation="document:put")
+    if row.state == TenantState.OFFBOARDED:
+        raise StateError("the tenant is offboarded", tenant=tenant, operation="document:put")
+
+
+def _live_query(tenant: str, name: str) -> Select[DocumentRow]:
+    return select(DocumentRow).where(
+        DocumentRow.tenant_id == tenant,
+        DocumentRow.name == name,
+        DocumentRow.state == DocumentState.LIVE,
+    )
+
+
+def _lock_live(session: Session, tenant: str, name: str) -> DocumentRow | None:
+    return session.scalars(_live_query(tenant, name).with_for_update()).one_or_none()
+
+
+def _check_generation(row: DocumentRow, expected: int | None, tenant: str) -> None:
+    if expected is not None and row.id != expected:
+        raise Conflict(
+            f"generation is {row.id}, not {expected}",
+            tenant=tenant,
+            operation="document:write",
+            fix="Read the current version (head) and retry with its generation.",
+        )
+
+
+def _check(tenant: str, name: str, generation: int | None) -> None:
+    validate_tenant_id(tenant)
+    validate_document_name(name)
+    if generation is not None and (isinstance(generation, bool) or generation < 0):
+        raise InvalidInput("if_generation", "must be a generation number or 0")
+
+
+def _not_found(tenant: str, name: str) -> NotFound:
+    return NotFound(f"no document {name!r}", tenant=tenant, operation="document")
+
+
+def _prefix_upper_bound(prefix: str) -> str | None:
+    """The least string greater than every string starting with ``prefix`` (None: no bound).
+
+    With code-point order, ``prefix <= s < bound`` holds exactly for the strings ``s``
+    that start with ``prefix``.
+    """
+    chars = list(prefix)
+    while chars:
+        nxt = ord(chars.pop()) + 1
+        if 0xD800 <= nxt <= 0xDFFF:
+            nxt = 0xE000  # surrogates are not storable text
+        if nxt <= 0x10FFFF:
+            return "".join(chars) + chr(nxt)
+    return None
+
+
+def _encode_cursor(name: str) -> str:
+    return base64.urlsafe_b64encode(_CURSOR_TAG + name.encode("utf-8")).decode("ascii")
+
+
+def _decode_cursor(cursor: str) -> str:
+    try:
+        raw = base64.urlsafe_b64decode(cursor.encode("ascii"))
+        if not raw.startswith(_CURSOR_TAG):
+            raise ValueError(cursor)
+        return validate_document_name(raw[len(_CURSOR_TAG) :].decode("utf-8"))
+    except (ValueError, UnicodeError, binascii.Error, InvalidInput):
+        raise InvalidInput("cursor", "is not a cursor from a previous page") from None

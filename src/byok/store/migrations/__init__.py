@@ -1,0 +1,1 @@
+"""Alembic migrations of the byok metadata schema (applied by ``Store.migrate``)."""
