@@ -1,0 +1,127 @@
+"""Wrapped tenant keys, where they are kept, and when to rotate them.
+
+- :class:`WrappedTenantKey`: a TK as stored (its KMS-wrapped form; no plaintext).
+- :class:`TenantKeyStore`: the small persistence protocol the envelope needs; the SQL store
+  implements it, :class:`MemoryTenantKeyStore` is the in-memory twin for tests.
+- :class:`RotationPolicy`: a new TK is made when the current one is too old or has encrypted
+  too many documents; old TKs stay readable (DESIGN.md "Key hierarchy").
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+from byok.errors import Conflict, InvalidInput
+
+__all__ = [
+    "MemoryTenantKeyStore",
+    "RotationPolicy",
+    "TenantKeyStore",
+    "WrappedTenantKey",
+]
+
+
+@dataclass(frozen=True)
+class WrappedTenantKey:
+    """A tenant key as stored: wrapped by the tenant's CMK under its encryption context.
+
+    Attributes:
+        tenant: tenant id.
+        tk_id: tenant-key id (``tk_`` + 32 hex digits when byok made it).
+        key_arn: ARN of the CMK that wrapped it.
+        wrapped: the KMS ciphertext blob (not secret, but long: hidden from ``repr``).
+        created_at: creation time, Unix seconds (UTC), for age-based rotation.
+    """
+
+    tenant: str
+    tk_id: str
+    key_arn: str
+    wrapped: bytes = field(repr=False)
+    created_at: float
+
+
+@runtime_checkable
+class TenantKeyStore(Protocol):
+    """Where wrapped tenant keys are persisted. Implementations must be thread-safe."""
+
+    def current(self, tenant: str) -> WrappedTenantKey | None:
+        """Return the tenant's newest TK (the one to encrypt with), or None if it has none."""
+        ...
+
+    def get(self, tenant: str, tk_id: str) -> WrappedTenantKey | None:
+        """Return the tenant's TK with this id, or None (never another tenant's key)."""
+        ...
+
+    def add(self, key: WrappedTenantKey) -> None:
+        """Persist a new TK; it becomes the tenant's current TK.
+
+        Raises:
+            Conflict: a TK with this (tenant, tk_id) already exists.
+        """
+        ...
+
+
+class MemoryTenantKeyStore:
+    """An in-memory :class:`TenantKeyStore` (tests, benchmarks, single-process demos)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._keys: dict[tuple[str, str], WrappedTenantKey] = {}
+        self._current: dict[str, WrappedTenantKey] = {}
+
+    def current(self, tenant: str) -> WrappedTenantKey | None:
+        """See :meth:`TenantKeyStore.current`."""
+        with self._lock:
+            return self._current.get(tenant)
+
+    def get(self, tenant: str, tk_id: str) -> WrappedTenantKey | None:
+        """See :meth:`TenantKeyStore.get`."""
+        with self._lock:
+            return self._keys.get((tenant, tk_id))
+
+    def add(self, key: WrappedTenantKey) -> None:
+        """See :meth:`TenantKeyStore.add`.
+
+        Raises:
+            Conflict: the (tenant, tk_id) pair exists already.
+        """
+        with self._lock:
+            if (key.tenant, key.tk_id) in self._keys:
+                raise Conflict("tenant key already exists", tenant=key.tenant, operation="tk:add")
+            self._keys[key.tenant, key.tk_id] = key
+            self._current[key.tenant] = key
+
+    def all(self, tenant: str) -> list[WrappedTenantKey]:
+        """Every TK of ``tenant``, oldest first (for tests and re-wrapping)."""
+        with self._lock:
+            return [k for (t, _), k in self._keys.items() if t == tenant]
+
+
+@dataclass(frozen=True)
+class RotationPolicy:
+    """When the current TK must be replaced by a new one.
+
+    Attributes:
+        max_age_s: a TK older than this (by ``created_at``) is no longer used to encrypt.
+        max_documents: a TK that encrypted this many documents *in this process* is no longer
+            used to encrypt (each process counts its own: with P processes a TK encrypts at
+            most P times this many documents).
+
+    Raises:
+        InvalidInput: a bound that is not positive.
+    """
+
+    max_age_s: float = 30 * 24 * 3600.0
+    max_documents: int = 1_000_000
+
+    def __post_init__(self) -> None:
+        if not self.max_age_s > 0:
+            raise InvalidInput("max_age_s", "must be positive")
+        if self.max_documents < 1:
+            raise InvalidInput("max_documents", "must be at least 1")
+
+    def is_due(self, created_at: float, documents: int, now: float) -> bool:
+        """Whether a TK made at ``created_at``, used for ``documents``, must rotate at ``now``."""
+        return documents >= self.max_documents or now - created_at >= self.max_age_s
