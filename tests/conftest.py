@@ -35,5 +35,5 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         "(customer account, vendor account) to run it"
     )
     for item in items:
-        if "aws" in item.keywords:
+        if item.get_closest_marker("aws") is not None:
             item.add_marker(pytest.mark.skip(reason=reason))

@@ -1,0 +1,1 @@
+"""The narrated end-to-end demo (``byok demo``, ``make demo``)."""

@@ -1,0 +1,420 @@
+"""The vendor's byok service: onboarding, documents and revocation over one store.
+
+:class:`Vendor` wires the pieces (DESIGN.md): metadata :class:`~byok.store.database.Store`,
+a :class:`~byok.store.blobs.BlobStore`, the AWS access layer, the envelope core and the audit
+trail. The API and CLI only parse input, call a method here and map errors.
+
+Fail closed: a document operation needs the tenant's key (from the cache, whose TTL is the
+revocation bound, or from KMS). When the customer's AWS refuses, the tenant's cached keys are
+purged at once, the tenant becomes ``KEY_UNAVAILABLE`` with the reason, and the typed error
+reaches the caller. The first operation (or key-monitor sweep) that succeeds again returns the
+tenant to ``ACTIVE``: no operator action is needed.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from byok.aws.access import KeyAccessProvider
+from byok.aws.clients import ClientFactory
+from byok.aws.kms import KmsKeyWrapper
+from byok.core.context import tenant_key_context
+from byok.core.envelope import Envelope
+from byok.core.format import parse_header
+from byok.core.keycache import TenantKeyCache
+from byok.core.stream import Source
+from byok.core.tenant_config import TenantKeyConfig, new_external_id, validate_tenant_id
+from byok.core.tenant_keys import RotationPolicy
+from byok.errors import (
+    ByokError,
+    CustomerAccessError,
+    KeyDisabled,
+    KeyPendingDeletion,
+    StateError,
+)
+from byok.service.audit import AuditTrail
+from byok.service.keystore import EnvelopeKeyStore
+from byok.service.verification import VerificationReport, verify_configuration
+from byok.settings import Settings
+from byok.store.audit import AuditLog
+from byok.store.blobs import BlobStore
+from byok.store.database import Store
+from byok.store.documents import DocumentHead, DocumentPage, DocumentRepository
+from byok.store.schema import TenantState
+from byok.store.tenant_keys import SqlTenantKeyStore
+from byok.store.tenants import StoredKeyConfig, Tenant, TenantRepository
+
+__all__ = ["OpenDocument", "Vendor"]
+
+_SERVING = (TenantState.ACTIVE, TenantState.KEY_UNAVAILABLE)
+
+
+@dataclass(frozen=True)
+class _Serving:
+    """A tenant's state and active configuration as last read, until ``expires``."""
+
+    expires: float
+    state: TenantState
+    config: StoredKeyConfig | None
+
+
+class OpenDocument:
+    """A document being read: its head and an iterator of verified plaintext chunks."""
+
+    def __init__(self, head: DocumentHead, chunks: Iterator[bytes], close: Callable[[], None]):
+        self.head = head
+        self.chunks = chunks
+        self._close = close
+
+    def read_all(self) -> bytes:
+        """Read and return the whole plaintext (small documents), then close."""
+        try:
+            return b"".join(self.chunks)
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Release the stored ciphertext stream."""
+        self._close()
+
+    def __enter__(self) -> OpenDocument:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+
+class Vendor:
+    """Everything the vendor does with tenants' keys and documents.
+
+    Args:
+        settings: vendor settings (revocation bound, allowed regions ...).
+        store: the metadata store.
+        blobs: where encrypted documents go.
+        factory: the AWS client factory (real AWS or the local AWS).
+        rotation: tenant-key rotation policy.
+        actor: who acts, for the audit log.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        store: Store,
+        blobs: BlobStore,
+        factory: ClientFactory,
+        rotation: RotationPolicy | None = None,
+        actor: str = "service",
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.factory = factory
+        self.tenants = TenantRepository(store)
+        self.documents = DocumentRepository(store, blobs)
+        self.tenant_keys = SqlTenantKeyStore(store)
+        self.audit = AuditTrail(AuditLog(store), actor=actor)
+        self.cache = TenantKeyCache(ttl_s=settings.revocation_bound_s)
+        self.envelope = Envelope(
+            EnvelopeKeyStore(self.tenant_keys, self._active_version),
+            cache=self.cache,
+            rotation=rotation,
+            audit=self.audit.key_event,
+        )
+        self._serving: dict[str, _Serving] = {}
+        self._serving_ttl = min(1.0, settings.revocation_bound_s)
+        self.access = KeyAccessProvider(
+            factory,
+            on_access_lost=self._purge,
+            max_credential_age_s=settings.revocation_bound_s,
+        )
+
+    # -- onboarding ------------------------------------------------------------------------
+
+    def create_tenant(self, tenant: str, *, name: str | None = None) -> Tenant:
+        """Create a PENDING tenant with a fresh, unique External ID.
+
+        Returns:
+            The tenant; show ``external_id`` to the customer for its trust policy.
+
+        Raises:
+            InvalidInput: a malformed tenant id.
+            Conflict: the tenant exists.
+        """
+        validate_tenant_id(tenant)
+        external_id = new_external_id(
+            is_taken=lambda v: self.tenants.owner_of_external_id(v) is not None
+        )
+        created = self.tenants.create(tenant, name=name or tenant, external_id=external_id)
+        self.audit.record("tenant:create", tenant=tenant)
+        return created
+
+    def submit_config(
+        self,
+        tenant: str,
+        *,
+        mode: str,
+        key_arn: str,
+        client_role_arn: str | None = None,
+        external_id: str | None = None,
+    ) -> StoredKeyConfig:
+        """Store a new PENDING key configuration version (validated; not yet used).
+
+        Raises:
+            InvalidInput: a malformed field (named), e.g. an alias instead of a key ARN.
+            NotFound: no such tenant.
+        """
+        config = TenantKeyConfig.create(
+            tenant=tenant, mode=mode, key_arn=key_arn, client_role_arn=client_role_arn,
+            external_id=external_id, allowed_regions=self.settings.allowed_regions,
+        )  # fmt: skip
+        stored = self.tenants.submit_config(config)
+        self.audit.record(
+            "tenant:submit-config", tenant=tenant,
+            detail={"version": stored.version, "mode": mode, "key_arn": config.key_arn},
+        )  # fmt: skip
+        return stored
+
+    def verify(self, tenant: str, version: int | None = None) -> VerificationReport:
+        """Run every verification check on a configuration version (default: the newest).
+
+        The report is stored with the version (VERIFIED or FAILED); a PENDING tenant whose
+        configuration passed becomes VERIFIED.
+
+        Returns:
+            The :class:`VerificationReport`.
+
+        Raises:
+            NotFound: no such tenant or version.
+        """
+        stored = self._config(tenant, version)
+        issued = self.tenants.get(tenant).external_id
+        report = verify_configuration(
+            stored.config, version=stored.version, access=self.access, factory=self.factory,
+            allowed_regions=self.settings.allowed_regions, issued_external_id=issued,
+            on_kms_call=lambda operation, rid: self._audit_kms(tenant, operation, rid),
+        )  # fmt: skip
+        self.tenants.record_verification(
+            tenant, stored.version, report.to_dict(), passed=report.passed
+        )
+        if report.passed and self.tenants.get(tenant).state == TenantState.PENDING:
+            self.tenants.transition(tenant, TenantState.VERIFIED)
+        failed = ",".join(c.name for c in report.failures)
+        self.audit.record(
+            "tenant:verify", tenant=tenant, outcome="ok" if report.passed else "failed",
+            detail={"version": stored.version, "failed": failed},
+        )  # fmt: skip
+        return report
+
+    def activate(self, tenant: str, version: int | None = None) -> Tenant:
+        """Make a VERIFIED configuration version the one in use; the tenant becomes ACTIVE.
+
+        Raises:
+            StateError: the version is not verified (only a verified configuration is used).
+            NotFound: no such tenant or version.
+        """
+        stored = self._config(tenant, version)
+        self.tenants.activate_config(tenant, stored.version)
+        current = self.tenants.get(tenant)
+        if current.state == TenantState.VERIFIED:
+            current = self.tenants.transition(tenant, TenantState.ACTIVE)
+        self.access.invalidate(tenant)
+        self.envelope.purge_tenant(tenant)
+        self._serving.pop(tenant, None)
+        self.audit.record("tenant:activate", tenant=tenant, detail={"version": stored.version})
+        return current
+
+    # -- documents -------------------------------------------------------------------------
+
+    def put_document(self, tenant: str, name: str, source: Source) -> DocumentHead:
+        """Encrypt ``source`` (streamed, any size) and store it as ``name``.
+
+        Returns:
+            The committed version's head.
+
+        Raises:
+            CustomerAccessError: the customer's key refused (tenant now KEY_UNAVAILABLE).
+            TransientKmsError: KMS trouble; nothing was stored.
+            StateError: the tenant is not active.
+            InvalidInput, NotFound, Conflict, StorageError: from the store.
+        """
+        wrapper = self._wrapper(tenant)
+        with self._guard(tenant, "document:put", name):
+            chunks = self.envelope.iter_encrypt(tenant, wrapper, name, source)
+            header = next(chunks)
+            tk_id = parse_header(header).tk_id
+            head = self.documents.put(tenant, name, _prepend(header, chunks), tk_id=tk_id)
+        self.audit.record("document:put", tenant=tenant, document=name, tk_id=tk_id, size=head.size)
+        return head
+
+    def get_document(self, tenant: str, name: str) -> OpenDocument:
+        """Open ``name`` for reading; the header and key are checked before this returns.
+
+        Returns:
+            An :class:`OpenDocument`; iterate ``chunks`` (each verified before it is yielded).
+
+        Raises:
+            NotFound: no such document for this tenant.
+            IntegrityError: the stored document is not authentic.
+            CustomerAccessError, TransientKmsError, StateError: as :meth:`put_document`.
+        """
+        wrapper = self._wrapper(tenant)
+        reader = self.documents.get(tenant, name)
+        try:
+            with self._guard(tenant, "document:get", name):
+                chunks = self.envelope.iter_decrypt(tenant, wrapper, name, reader)
+        except BaseException:
+            reader.close()
+            raise
+        head = reader.head
+        self.audit.record(
+            "document:get", tenant=tenant, document=name, tk_id=head.tk_id, size=head.size
+        )
+        return OpenDocument(head, chunks, reader.close)
+
+    def head_document(self, tenant: str, name: str) -> DocumentHead:
+        """The stored head of ``name`` (no key needed). Raises NotFound."""
+        return self.documents.head(tenant, name)
+
+    def list_documents(
+        self, tenant: str, *, prefix: str = "", cursor: str | None = None, limit: int = 100
+    ) -> DocumentPage:
+        """One page of the tenant's documents by name."""
+        return self.documents.list(tenant, prefix=prefix, cursor=cursor, limit=limit)
+
+    def delete_document(self, tenant: str, name: str) -> DocumentHead:
+        """Delete ``name``. Raises NotFound."""
+        head = self.documents.delete(tenant, name)
+        self.audit.record("document:delete", tenant=tenant, document=name, tk_id=head.tk_id)
+        return head
+
+    # -- key availability ------------------------------------------------------------------
+
+    def check_key(self, tenant: str) -> TenantState:
+        """Probe the tenant's key now (key monitor): DescribeKey, and for an unavailable
+        tenant also a real unwrap, so recovery is proven, not assumed.
+
+        Returns:
+            The tenant's state after the probe.
+        """
+        wrapper = self._wrapper(tenant)
+        try:
+            with self._guard(tenant, "monitor:check-key", None):
+                description = wrapper.describe_key()
+                self._audit_kms(tenant, "kms:DescribeKey", description.request_id, "key monitor")
+                description.ensure_usable(tenant)
+                if description.key_state != "Enabled":
+                    raise _state_error(description.key_state, tenant)
+                if self.tenants.get(tenant).state == TenantState.KEY_UNAVAILABLE:
+                    self._probe_unwrap(tenant, wrapper)
+        except ByokError:
+            pass  # recorded by _guard; the state says what happened
+        return self.tenants.get(tenant).state
+
+    def _probe_unwrap(self, tenant: str, wrapper: KmsKeyWrapper) -> None:
+        """Prove decrypt access by unwrapping the current TK (the plaintext is dropped)."""
+        current = self.tenant_keys.current(tenant)
+        if current is not None:
+            context = tenant_key_context(tenant, current.tk_id)
+            unwrapped = wrapper.unwrap(current.wrapped, context)
+            self._audit_kms(tenant, "kms:Decrypt", unwrapped.request_id, "key monitor")
+
+    @contextmanager
+    def _guard(self, tenant: str, operation: str, document: str | None) -> Iterator[None]:
+        """Mark the tenant KEY_UNAVAILABLE on a "no access" error; ACTIVE again on success."""
+        try:
+            yield
+        except CustomerAccessError as exc:
+            self._mark_unavailable(tenant, exc)
+            self.audit.record(
+                operation, tenant=tenant, document=document, outcome=type(exc).__name__
+            )
+            raise
+        self._mark_available(tenant)
+
+    def _audit_kms(
+        self, tenant: str, operation: str, request_id: str | None, purpose: str = "verification"
+    ) -> None:
+        self.audit.record(
+            operation, tenant=tenant, kms_request_id=request_id, detail={"purpose": purpose}
+        )
+
+    def _purge(self, tenant: str) -> None:
+        self.envelope.purge_tenant(tenant)
+
+    def _mark_unavailable(self, tenant: str, exc: CustomerAccessError) -> None:
+        self.envelope.purge_tenant(tenant)
+        self._serving.pop(tenant, None)
+        if self.tenants.get(tenant).state == TenantState.ACTIVE:
+            reason = f"{type(exc).__name__}: {exc.message}"
+            self.tenants.transition(tenant, TenantState.KEY_UNAVAILABLE, detail=reason[:2000])
+            self.audit.record("tenant:key-unavailable", tenant=tenant, outcome=type(exc).__name__)
+
+    def _mark_available(self, tenant: str) -> None:
+        cached = self._serving.get(tenant)
+        if cached is not None and cached.state != TenantState.KEY_UNAVAILABLE:
+            return  # the hot path: no database read
+        self._serving.pop(tenant, None)
+        if self.tenants.get(tenant).state == TenantState.KEY_UNAVAILABLE:
+            self.tenants.transition(
+                tenant, TenantState.ACTIVE, expected=TenantState.KEY_UNAVAILABLE
+            )
+            self.audit.record("tenant:key-available", tenant=tenant)
+
+    def _wrapper(self, tenant: str) -> KmsKeyWrapper:
+        """The tenant's KMS wrapper, from a short-lived (<= 1 s) cache of state and config.
+
+        The cache only saves database reads on the hot path: key access itself is decided by
+        the TK cache and KMS. Another process's state change is seen within a second.
+        """
+        now = time.monotonic()
+        cached = self._serving.get(tenant)
+        if cached is None or cached.expires <= now:
+            tenant_row = self.tenants.get(tenant)
+            stored = self.tenants.active_config(tenant)
+            cached = _Serving(now + self._serving_ttl, tenant_row.state, stored)
+            self._serving[tenant] = cached
+        if cached.state not in _SERVING:
+            raise StateError(
+                f"the tenant is {cached.state}, not ACTIVE", tenant=tenant,
+                fix="Verify and activate a key configuration first (`byok tenant verify`).",
+            )  # fmt: skip
+        if cached.config is None:
+            raise StateError("the tenant has no active key configuration", tenant=tenant)
+        return self.access.wrapper_for(cached.config.config)
+
+    def _active_version(self, tenant: str) -> int:
+        stored = self.tenants.active_config(tenant)
+        if stored is None:
+            raise StateError("the tenant has no active key configuration", tenant=tenant)
+        return stored.version
+
+    def _config(self, tenant: str, version: int | None) -> StoredKeyConfig:
+        if version is not None:
+            return self.tenants.config(tenant, version)
+        configs = self.tenants.configs(tenant)
+        if not configs:
+            raise StateError(
+                "the tenant has no key configuration", tenant=tenant,
+                fix="Submit one with `byok tenant configure`.",
+            )  # fmt: skip
+        return configs[-1]
+
+
+def utc_now() -> datetime:
+    """Timezone-aware now (UTC)."""
+    return datetime.now(UTC)
+
+
+def _prepend(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
+    yield first
+    yield from rest
+
+
+def _state_error(state: str, tenant: str) -> CustomerAccessError:
+    if state == "PendingDeletion":
+        return KeyPendingDeletion("the key is scheduled for deletion", tenant=tenant)
+    return KeyDisabled(f"the key state is {state}", tenant=tenant)

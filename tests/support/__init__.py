@@ -1,0 +1,1 @@
+"""Shared test helpers (on sys.path via pytest's ``pythonpath = tests``)."""
