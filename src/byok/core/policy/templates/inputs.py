@@ -123,8 +123,11 @@ class VendorIdentity:
         validate_role_name(self.customer_facing_role, field="customer_facing_role")
         validate_role_name(self.document_storage_role, field="document_storage_role")
         if self.partition not in ("aws", "aws-cn", "aws-us-gov"):
-            raise InvalidInput("partition", f"unknown partition {self.partition!r:.40}",
-                               fix="Use aws, aws-cn or aws-us-gov.")
+            raise InvalidInput(
+                "partition",
+                f"unknown partition {self.partition!r:.40}",
+                fix="Use aws, aws-cn or aws-us-gov.",
+            )
 
     def role_arn(self, mode: AccessMode) -> str:
         """The ARN of the vendor role a customer policy names in ``mode``.
@@ -173,8 +176,11 @@ class CustomerSetup:
     def __post_init__(self) -> None:
         validate_tenant_id(self.tenant)
         if self.mode not in MODES:
-            raise InvalidInput("mode", f"{self.mode!r:.40} is not a mode",
-                               fix="Use 'direct' (Option A) or 'assume-role' (Option B).")
+            raise InvalidInput(
+                "mode",
+                f"{self.mode!r:.40} is not a mode",
+                fix="Use 'direct' (Option A) or 'assume-role' (Option B).",
+            )
         parse_account_id(self.customer_account, field="customer_account")
         if not isinstance(self.hardening, bool):
             raise InvalidInput("hardening", "must be true or false")
@@ -189,8 +195,11 @@ class CustomerSetup:
             raise InvalidInput("admins", "lists an ARN twice", fix="List each administrator once.")
         alias = self.alias
         if not _ALIAS_RE.fullmatch(alias) or alias.startswith("alias/aws/"):
-            raise InvalidInput("key_alias", f"{alias!r:.80} is not a KMS alias name",
-                               fix="Use alias/ followed by letters, digits, '/', '_' or '-'.")
+            raise InvalidInput(
+                "key_alias",
+                f"{alias!r:.80} is not a KMS alias name",
+                fix="Use alias/ followed by letters, digits, '/', '_' or '-'.",
+            )
         desc = self.key_description
         if not desc or len(desc) > _DESCRIPTION_MAX:
             raise InvalidInput("description", f"must be 1 to {_DESCRIPTION_MAX} characters")
@@ -199,19 +208,26 @@ class CustomerSetup:
         if self.region is not None and (
             not isinstance(self.region, str) or not _REGION_RE.fullmatch(self.region)
         ):
-            raise InvalidInput("region", f"{self.region!r:.40} is not an AWS region",
-                               fix="Give a region such as us-east-1.")
+            raise InvalidInput(
+                "region",
+                f"{self.region!r:.40} is not an AWS region",
+                fix="Give a region such as us-east-1.",
+            )
         if self.key_arn is None:
             return
         key = parse_key_arn(self.key_arn)
         if key.account != self.customer_account:
             raise InvalidInput(
-                "key_arn", f"the key is in account {key.account}, not {self.customer_account}",
-                fix="Give a key of your own account, or correct customer_account.")
+                "key_arn",
+                f"the key is in account {key.account}, not {self.customer_account}",
+                fix="Give a key of your own account, or correct customer_account.",
+            )
         if self.region is not None and self.region != key.region:
             raise InvalidInput(
-                "region", f"{self.region} is not the key's region {key.region}",
-                fix="Omit region (it is part of the key ARN) or give the key's region.")
+                "region",
+                f"{self.region} is not the key's region {key.region}",
+                fix="Omit region (it is part of the key ARN) or give the key's region.",
+            )
 
     def _check_mode_fields(self) -> None:
         # The shared validators match with ``$``, which also accepts one trailing newline;
@@ -219,17 +235,25 @@ class CustomerSetup:
         for name in ("tenant", "external_id"):
             value = getattr(self, name)
             if isinstance(value, str) and ("\n" in value or "\r" in value):
-                raise InvalidInput(name, "contains a line break",
-                                   fix="Remove the line break copied with the value.")
+                raise InvalidInput(
+                    name,
+                    "contains a line break",
+                    fix="Remove the line break copied with the value.",
+                )
         if self.mode == "direct":
             if self.external_id is not None:
-                raise InvalidInput("external_id", "is used only with mode 'assume-role'",
-                                   fix="Omit the External ID for Option A, or use assume-role.")
+                raise InvalidInput(
+                    "external_id",
+                    "is used only with mode 'assume-role'",
+                    fix="Omit the External ID for Option A, or use assume-role.",
+                )
             return
         if self.external_id is None:
             raise InvalidInput(
-                "external_id", "is required for mode 'assume-role'",
-                fix="Use the External ID the vendor generated for this tenant.")
+                "external_id",
+                "is required for mode 'assume-role'",
+                fix="Use the External ID the vendor generated for this tenant.",
+            )
         validate_external_id(self.external_id)
         validate_role_name(self.client_role_name, field="client_role_name")
 

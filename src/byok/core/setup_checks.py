@@ -1,0 +1,435 @@
+"""The individual checks of the customer set-up audit (:mod:`byok.core.customer_audit`).
+
+Each check takes an :class:`AuditSubject` (the parsed policies and who is who) and returns
+:class:`Finding` values. Access questions are answered by evaluating requests with
+:mod:`byok.core.policy.evaluate`, never by reading policy text alone, so a condition that is
+present but does not bind (``StringEqualsIfExists``, a second unconditional Allow) is caught.
+The text is read only for evidence a customer can act on: which statement names a wildcard or
+another account, which grants ``kms:*``.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Any, Final
+
+from byok.core.context import TENANT_CONTEXT_KEY
+from byok.core.policy.evaluate import (
+    PolicyDocument,
+    Request,
+    assume_role_authorize,
+    explain,
+    kms_authorize,
+    parse_policy,
+)
+from byok.core.policy.templates import VendorIdentity
+from byok.core.policy.wildcard import wildcard_match
+
+__all__ = [
+    "ALL_KMS_ACTIONS",
+    "USE_ACTIONS",
+    "AuditSubject",
+    "Finding",
+    "Severity",
+    "key_user_findings",
+    "outsider_findings",
+    "static_findings",
+    "trust_findings",
+]
+
+# fmt: off
+#: Every KMS API action (for "only the five actions": each is evaluated).
+ALL_KMS_ACTIONS: Final = (
+    "kms:CancelKeyDeletion", "kms:ConnectCustomKeyStore", "kms:CreateAlias",
+    "kms:CreateCustomKeyStore", "kms:CreateGrant", "kms:CreateKey", "kms:Decrypt",
+    "kms:DeleteAlias", "kms:DeleteCustomKeyStore", "kms:DeleteImportedKeyMaterial",
+    "kms:DeriveSharedSecret", "kms:DescribeCustomKeyStores", "kms:DescribeKey", "kms:DisableKey",
+    "kms:DisableKeyRotation", "kms:DisconnectCustomKeyStore", "kms:EnableKey",
+    "kms:EnableKeyRotation", "kms:Encrypt", "kms:GenerateDataKey", "kms:GenerateDataKeyPair",
+    "kms:GenerateDataKeyPairWithoutPlaintext", "kms:GenerateDataKeyWithoutPlaintext",
+    "kms:GenerateMac", "kms:GenerateRandom", "kms:GetKeyPolicy", "kms:GetKeyRotationStatus",
+    "kms:GetParametersForImport", "kms:GetPublicKey", "kms:ImportKeyMaterial", "kms:ListAliases",
+    "kms:ListGrants", "kms:ListKeyPolicies", "kms:ListKeyRotations", "kms:ListKeys",
+    "kms:ListResourceTags", "kms:ListRetirableGrants", "kms:PutKeyPolicy", "kms:ReEncryptFrom",
+    "kms:ReEncryptTo", "kms:ReplicateKey", "kms:RetireGrant", "kms:RevokeGrant",
+    "kms:RotateKeyOnDemand", "kms:ScheduleKeyDeletion", "kms:Sign", "kms:TagResource",
+    "kms:UntagResource", "kms:UpdateAlias", "kms:UpdateCustomKeyStore", "kms:UpdateKeyDescription",
+    "kms:UpdatePrimaryRegion", "kms:Verify", "kms:VerifyMac",
+)
+#: The API actions the guide's five (Encrypt, Decrypt, ReEncrypt*, GenerateDataKey*,
+#: DescribeKey) stand for.
+USE_ACTIONS: Final = frozenset({
+    "kms:Encrypt", "kms:Decrypt", "kms:ReEncryptFrom", "kms:ReEncryptTo", "kms:GenerateDataKey",
+    "kms:GenerateDataKeyWithoutPlaintext", "kms:GenerateDataKeyPair",
+    "kms:GenerateDataKeyPairWithoutPlaintext", "kms:DescribeKey",
+})
+# What byok itself calls; a missing one breaks the service for the tenant.
+_NEEDED: Final = (
+    "kms:Encrypt", "kms:Decrypt", "kms:ReEncryptFrom", "kms:ReEncryptTo", "kms:GenerateDataKey",
+    "kms:DescribeKey",
+)
+# Extra actions that let the vendor change or destroy access: critical, not only high.
+_MANAGEMENT: Final = frozenset({
+    "kms:PutKeyPolicy", "kms:ScheduleKeyDeletion", "kms:CreateGrant", "kms:DisableKey",
+    "kms:DeleteImportedKeyMaterial", "kms:UpdateAlias", "kms:ReplicateKey",
+})
+# fmt: on
+_FIX_FIVE = (
+    "Grant exactly kms:Encrypt, kms:Decrypt, kms:ReEncrypt*, kms:GenerateDataKey* and "
+    "kms:DescribeKey (docs/CUSTOMER.md, step 2)."
+)
+
+
+class Severity(enum.IntEnum):
+    """How bad a finding is; the CLI's exit code follows the worst one."""
+
+    INFO = 0
+    LOW = 1
+    MEDIUM = 2
+    HIGH = 3
+    CRITICAL = 4
+
+    @property
+    def label(self) -> str:
+        """Lower-case name (``critical`` ... ``info``)."""
+        return self.name.lower()
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One audit result: a stable ``code``, its severity, what was seen, and the fix."""
+
+    code: str
+    severity: Severity
+    title: str
+    evidence: str
+    fix: str
+
+    def to_dict(self) -> dict[str, str]:
+        """A JSON-safe dict (for ``--json``)."""
+        return {
+            "code": self.code,
+            "severity": self.severity.label,
+            "title": self.title,
+            "evidence": self.evidence,
+            "fix": self.fix,
+        }
+
+
+@dataclass(frozen=True)
+class AuditSubject:
+    """What is audited: the vendor, the tenant, the key and the parsed customer policies."""
+
+    vendor: VendorIdentity
+    tenant: str
+    mode: str
+    key_arn: str
+    customer: str
+    key_policy: PolicyDocument
+    trust: PolicyDocument | None
+    permissions: tuple[PolicyDocument, ...]
+    client_role: str | None
+    external_id: str | None
+    admins: frozenset[str]
+
+    @property
+    def outsider(self) -> str:
+        """An account id that is neither the customer's nor the vendor's."""
+        return next(
+            a
+            for a in ("210987654321", "210987654322")
+            if a not in (self.customer, self.vendor.account)
+        )
+
+
+def _caller(arn: str, session: str = "byok-audit") -> tuple[tuple[str, ...], str]:
+    """The ARNs of a session of role ``arn``, and its account."""
+    account, name = arn.split(":")[4], arn.rsplit("/", 1)[1]
+    return (f"arn:aws:sts::{account}:assumed-role/{name}/{session}", arn), account
+
+
+def _everything() -> PolicyDocument:
+    return parse_policy(
+        {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
+        }
+    )
+
+
+def _kms_allows(audit: AuditSubject, role_arn: str, action: str, tenant: str | None) -> bool:
+    arns, account = _caller(role_arn)
+    if account == audit.customer and role_arn == audit.client_role:
+        identity = audit.permissions
+    else:
+        identity = (_everything(),)
+    context = (
+        {}
+        if tenant is None or action == "kms:DescribeKey"
+        else {
+            f"kms:EncryptionContext:{TENANT_CONTEXT_KEY}": tenant,
+            "kms:EncryptionContext:byok:tk": "byok-audit",
+        }
+    )
+    request = Request(arns, account, action, audit.key_arn, context)
+    decision = kms_authorize(audit.key_policy, identity, request, key_account=audit.customer)
+    return decision.allowed
+
+
+def _key_user(audit: AuditSubject) -> str:
+    if audit.client_role is not None:
+        return audit.client_role
+    return audit.vendor.role_arn("direct")
+
+
+def key_user_findings(audit: AuditSubject) -> list[Finding]:
+    """See the module docstring.
+
+    Returns:
+        The findings of this check (possibly none).
+    """
+    user = _key_user(audit)
+    allowed = {a for a in ALL_KMS_ACTIONS if _kms_allows(audit, user, a, audit.tenant)}
+    findings = []
+    missing = [a for a in _NEEDED if a not in allowed]
+    if missing:
+        findings.append(
+            Finding(
+                "vendor-cannot-use-key",
+                Severity.HIGH,
+                "The vendor cannot use the key: the service will fail for this tenant",
+                f"{user} is refused {', '.join(missing)} with this tenant's encryption context",
+                _FIX_FIVE,
+            )
+        )
+    extra = sorted(allowed - USE_ACTIONS)
+    if extra:
+        severe = Severity.CRITICAL if _MANAGEMENT & set(extra) else Severity.HIGH
+        findings.append(
+            Finding(
+                "vendor-excess-actions",
+                severe,
+                "The vendor may do more than the five actions",
+                f"{user} is allowed {', '.join(extra)}",
+                _FIX_FIVE,
+            )
+        )
+    if not missing and _kms_allows(audit, user, "kms:Decrypt", audit.tenant + "-other"):
+        findings.append(
+            Finding(
+                "not-limited-to-tenant",
+                Severity.INFO,
+                "The key is not limited to this tenant's encryption context",
+                f"{user} may decrypt with {TENANT_CONTEXT_KEY} other than {audit.tenant!r}",
+                "Optional hardening: docs/CUSTOMER.md, 'Optional hardening'.",
+            )
+        )
+    return findings
+
+
+def trust_findings(audit: AuditSubject) -> list[Finding]:
+    """See the module docstring.
+
+    Returns:
+        The findings of this check (possibly none).
+    """
+    if audit.trust is None or audit.client_role is None or audit.external_id is None:
+        return []
+    dsr = audit.vendor.role_arn("assume-role")
+    ext = audit.external_id
+    cases = [
+        (
+            dsr,
+            ext,
+            True,
+            "vendor-cannot-assume-client-role",
+            Severity.HIGH,
+            "The vendor's document-storage role cannot assume the client role",
+            "Trust the vendor's document-storage role with StringEquals on sts:ExternalId.",
+        ),
+        (
+            dsr,
+            None,
+            False,
+            "external-id-not-required",
+            Severity.CRITICAL,
+            "The client role can be assumed without the External ID (confused deputy)",
+            "Require it: Condition StringEquals sts:ExternalId, in every Allow statement.",
+        ),
+        (
+            dsr,
+            ext + "-wrong",
+            False,
+            "external-id-not-checked",
+            Severity.CRITICAL,
+            "The client role can be assumed with a wrong External ID (confused deputy)",
+            "Use StringEquals with the exact External ID, not StringLike or a wildcard.",
+        ),
+        (
+            f"arn:aws:iam::{audit.vendor.account}:role/byok-audit-other-role",
+            ext,
+            False,
+            "trust-too-broad",
+            Severity.MEDIUM,
+            "Vendor roles other than the document-storage role can assume the client role",
+            "Name the vendor's document-storage role ARN as the principal, not its account.",
+        ),
+        (
+            f"arn:aws:iam::{audit.outsider}:role/byok-audit-outsider",
+            ext,
+            False,
+            "client-role-assumable-by-others",
+            Severity.CRITICAL,
+            "Another AWS account can assume the client role",
+            "Trust only the vendor's document-storage role; remove wildcard principals.",
+        ),
+    ]
+    findings = []
+    for role, external_id, expected, code, severity, title, fix in cases:
+        arns, account = _caller(role)
+        context = {} if external_id is None else {"sts:ExternalId": external_id}
+        request = Request(arns, account, "sts:AssumeRole", audit.client_role, context)
+        allowed = assume_role_authorize(
+            audit.trust, [_everything()], request, role_account=audit.customer
+        ).allowed
+        if allowed != expected:
+            shown = "no External ID" if external_id is None else "an External ID"
+            if external_id is not None and external_id != ext:
+                shown = "a wrong External ID"
+            why = _labels(audit.trust, request) if allowed else "no statement allows it"
+            findings.append(
+                Finding(code, severity, title, f"sts:AssumeRole by {role} with {shown}: {why}", fix)
+            )
+    return findings
+
+
+def _labels(policy: PolicyDocument, request: Request) -> str:
+    found = explain(policy, request, resource_policy=True)
+    return "allowed by " + ", ".join(repr(m.label) for m in found.allows)
+
+
+def outsider_findings(audit: AuditSubject) -> list[Finding]:
+    """See the module docstring.
+
+    Returns:
+        The findings of this check (possibly none).
+    """
+    role = f"arn:aws:iam::{audit.outsider}:role/byok-audit-outsider"
+    allowed = [
+        a
+        for a in ("kms:Decrypt", "kms:PutKeyPolicy", "kms:CreateGrant")
+        if _kms_allows(audit, role, a, audit.tenant)
+    ]
+    if not allowed:
+        return []
+    return [
+        Finding(
+            "other-account-access",
+            Severity.CRITICAL,
+            "An unrelated AWS account can use or manage the key",
+            f"a role of account {audit.outsider} is allowed {', '.join(allowed)}",
+            "Allow only your account root, your key administrators and the vendor's "
+            "role (A) or your client role (B).",
+        )
+    ]
+
+
+def static_findings(audit: AuditSubject) -> list[Finding]:
+    """See the module docstring.
+
+    Returns:
+        The findings of this check (possibly none).
+    """
+    findings: list[Finding] = []
+    docs = [("key policy", audit.key_policy)]
+    if audit.trust is not None:
+        docs.append(("trust policy", audit.trust))
+    known = {audit.customer, audit.vendor.account}
+    for name, doc in docs:
+        for st in doc.statements:
+            if st.effect != "Allow":
+                continue
+            where = f"{name} statement {st.label!r}"
+            findings += _principal_findings(where, st.principal, st.not_principal, known)
+            if name == "key policy":
+                findings += _kms_star_findings(audit, where, st.action, st.not_action, st.principal)
+    return findings
+
+
+def _principal_findings(
+    where: str, principal: Any, not_principal: Any, known: set[str]
+) -> list[Finding]:
+    if not_principal is not None:
+        return [
+            Finding(
+                "not-principal-allow",
+                Severity.HIGH,
+                "An Allow with NotPrincipal grants every principal not listed",
+                f"{where} uses NotPrincipal",
+                "Name the allowed principals instead.",
+            )
+        ]
+    if principal is None:
+        return []
+    if principal.wildcard:
+        return [
+            Finding(
+                "wildcard-principal",
+                Severity.CRITICAL,
+                "A statement allows every AWS principal",
+                f'{where} has Principal "*"',
+                "Name exact principals: your account root, administrators, the vendor "
+                "role (A) or your client role (B).",
+            )
+        ]
+    accounts = set(principal.accounts) | {a.split(":")[4] for a in principal.arns}
+    foreign = sorted(accounts - known)
+    if not foreign:
+        return []
+    return [
+        Finding(
+            "foreign-account",
+            Severity.HIGH,
+            "A statement names an account other than yours and the vendor's",
+            f"{where} names account(s) {', '.join(foreign)}",
+            "Remove principals of other accounts unless you know why they are there.",
+        )
+    ]
+
+
+def _kms_star_findings(
+    audit: AuditSubject, where: str, action: Any, not_action: Any, principal: Any
+) -> list[Finding]:
+    broad = not_action is not None or any(
+        wildcard_match(p, "kms:*", ignore_case=True) for p in action or ()
+    )
+    if not broad or principal is None or principal.wildcard:
+        return []
+    named = [a for a in principal.arns if a not in audit.admins]
+    admins = [a for a in principal.arns if a in audit.admins]
+    foreign_roots = sorted(a for a in principal.accounts if a != audit.customer)
+    findings = []
+    if named or foreign_roots:
+        who = ", ".join([*named, *foreign_roots])
+        findings.append(
+            Finding(
+                "kms-star-non-admin",
+                Severity.HIGH,
+                "kms:* (or NotAction) is granted to a non-administrator",
+                f"{where} grants {who} every KMS action",
+                "Grant the vendor or client role only the five actions and "
+                "administrators only management actions.",
+            )
+        )
+    if admins:
+        findings.append(
+            Finding(
+                "kms-star-admin",
+                Severity.LOW,
+                "A key administrator may also encrypt and decrypt",
+                f"{where} grants {', '.join(admins)} every KMS action",
+                "Give administrators the management actions only.",
+            )
+        )
+    return findings
