@@ -87,3 +87,14 @@ def test_parsers_only_raise_invalid_input(value: str) -> None:
     for parse in (parse_key_arn, parse_role_arn, parse_account_id):
         with contextlib.suppress(InvalidInput):
             parse(value)
+
+
+@pytest.mark.parametrize("suffix", ["\n", "\r\n", " "])
+def test_trailing_whitespace_is_refused(suffix: str) -> None:
+    for parse, value in (
+        (parse_key_arn, KEY),
+        (parse_role_arn, "arn:aws:iam::111122223333:role/r"),
+        (parse_account_id, "111122223333"),
+    ):
+        with pytest.raises(InvalidInput):
+            parse(value + suffix)

@@ -82,7 +82,7 @@ def parse_account_id(value: object, *, field: str = "account_id") -> str:
     Raises:
         InvalidInput: naming ``field`` when it is not.
     """
-    if not isinstance(value, str) or not _ACCOUNT_RE.match(value):
+    if not isinstance(value, str) or not _ACCOUNT_RE.fullmatch(value):
         raise InvalidInput(
             field,
             f"{_shown(value)} is not an AWS account id",
@@ -106,7 +106,7 @@ def parse_key_arn(value: object, *, field: str = "key_arn") -> KeyArn:
             "an alias is not accepted: aliases can be re-pointed to another key",
             fix=fix,
         )
-    if _KEY_ID_RE.match(value):
+    if _KEY_ID_RE.fullmatch(value):
         raise InvalidInput(field, "a bare key id is not accepted", fix=fix)
     parts = value.split(":", 5)
     if len(parts) != 6 or parts[0] != "arn" or parts[2] != "kms":
@@ -114,11 +114,11 @@ def parse_key_arn(value: object, *, field: str = "key_arn") -> KeyArn:
     _, partition, _, region, account, resource = parts
     if partition not in _PARTITIONS:
         raise InvalidInput(field, f"unknown partition {partition!r}", fix=fix)
-    if not _REGION_RE.match(region):
+    if not _REGION_RE.fullmatch(region):
         raise InvalidInput(field, f"{region!r} is not an AWS region", fix=fix)
-    if not _ACCOUNT_RE.match(account):
+    if not _ACCOUNT_RE.fullmatch(account):
         raise InvalidInput(field, f"{account!r} is not a 12-digit account id", fix=fix)
-    if not resource.startswith("key/") or not _KEY_ID_RE.match(resource[4:]):
+    if not resource.startswith("key/") or not _KEY_ID_RE.fullmatch(resource[4:]):
         raise InvalidInput(field, f"resource {resource!r} is not key/<key-id>", fix=fix)
     return KeyArn(partition, region, account, resource[4:])
 
@@ -138,15 +138,15 @@ def parse_role_arn(value: object, *, field: str = "role_arn") -> RoleArn:
     _, partition, _, _, account, resource = parts
     if partition not in _PARTITIONS:
         raise InvalidInput(field, f"unknown partition {partition!r}", fix=fix)
-    if not _ACCOUNT_RE.match(account):
+    if not _ACCOUNT_RE.fullmatch(account):
         raise InvalidInput(field, f"{account!r} is not a 12-digit account id", fix=fix)
     if not resource.startswith("role/"):
         raise InvalidInput(field, f"resource {resource!r} is not role/<name>", fix=fix)
     path, _, name = resource[4:].rpartition("/")
     path += "/"
-    if not _ROLE_PATH_RE.match(path) or len(path) > 512:
+    if not _ROLE_PATH_RE.fullmatch(path) or len(path) > 512:
         raise InvalidInput(field, f"role path {path!r} is not valid", fix=fix)
-    if not _ROLE_NAME_RE.match(name):
+    if not _ROLE_NAME_RE.fullmatch(name):
         raise InvalidInput(field, f"role name {name!r} is not valid", fix=fix)
     return RoleArn(partition, account, path, name)
 

@@ -60,7 +60,7 @@ def validate_tenant_id(value: object, *, field: str = "tenant") -> str:
     Raises:
         InvalidInput: naming ``field`` when it is not.
     """
-    if not isinstance(value, str) or not _TENANT_RE.match(value):
+    if not isinstance(value, str) or not _TENANT_RE.fullmatch(value):
         raise InvalidInput(
             field,
             "is not a tenant id",
@@ -77,7 +77,7 @@ def validate_external_id(value: object, *, field: str = "external_id") -> str:
     Raises:
         InvalidInput: naming ``field`` when it is not.
     """
-    if not isinstance(value, str) or not _EXTERNAL_ID_RE.match(value):
+    if not isinstance(value, str) or not _EXTERNAL_ID_RE.fullmatch(value):
         raise InvalidInput(
             field,
             "is not a valid External ID (AWS allows 2 to 1,224 characters of "
@@ -110,7 +110,7 @@ def new_external_id(
     """
     for _ in range(attempts):
         candidate = EXTERNAL_ID_PREFIX + token(_EXTERNAL_ID_ENTROPY_BYTES)
-        if not _EXTERNAL_ID_RE.match(candidate):
+        if not _EXTERNAL_ID_RE.fullmatch(candidate):
             continue
         if is_taken is None or not is_taken(candidate):
             return candidate
