@@ -37,6 +37,9 @@ typecheck: $(STAMP)
 ## make bench: run every benchmark; figures print as tables and merge into bench/results.json.
 bench: $(STAMP)
 	$(BIN)/python bench/envelope.py
+	$(BIN)/python bench/store.py
+	@for b in bench/migrate.py bench/api.py; do [ -f $$b ] && $(BIN)/python $$b || true; done
+	@echo "figures: bench/results.json"
 
 local-aws: $(STAMP)
 	$(BIN)/byok local-aws --port 4566
