@@ -52,11 +52,11 @@ def test_partial_throttling_is_absorbed_by_retries(
     wrapper = access.provider.wrapper_for(customer.direct())
     made = wrapper.generate_data_key(CONTEXT)
     access.factory.counter.reset()
-    local_aws.set_fault(service="kms", operation="Decrypt", kind="throttle", rate=0.3)
+    local_aws.set_fault(service="kms", operation="Decrypt", kind="throttle", rate=0.3, seed=7)
     for _ in range(10):
         assert wrapper.unwrap(made.wrapped, CONTEXT).plaintext == made.plaintext
     assert access.counts()["kms:Decrypt"] == 10
-    assert access.factory.counter.attempts()["kms:Decrypt"] >= 10
+    assert access.factory.counter.attempts()["kms:Decrypt"] > 10  # some were retried
 
 
 def test_latency_beyond_read_timeout_is_unavailable(

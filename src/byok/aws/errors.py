@@ -228,7 +228,8 @@ def map_sts_error(
     return RoleAssumptionDenied(
         f"the customer's client role {role_arn} refused sts:AssumeRole ({code}): its trust "
         f"policy does not allow the vendor's document-storage-role with this tenant's "
-        f"External ID, or the role does not exist{rid}",
+        f"External ID, or the role does not exist (if every Option B tenant fails like "
+        f"this, the vendor role's own sts:AssumeRole permission is at fault){rid}",
         tenant=tenant,
         operation=operation,
         fix="The customer must keep the client role and make its trust policy allow the "

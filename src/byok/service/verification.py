@@ -198,7 +198,7 @@ def _external_id_required(
     try:
         sts.assume_role(
             RoleArn=str(config.client_role_arn),
-            RoleSessionName=role_session_name(config.tenant) + "-check",
+            RoleSessionName=role_session_name(config.tenant, "-check"),
             DurationSeconds=900,
         )
     except (ClientError, BotoCoreError) as exc:
