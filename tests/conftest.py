@@ -13,7 +13,7 @@ import os
 
 import pytest
 
-pytest_plugins = ["byok.localaws.pytest_plugin"]
+pytest_plugins = ["byok.localaws.pytest_plugin", "support.fixtures"]
 
 _REAL_AWS_PROFILES = ("BYOK_AWS_CUSTOMER_PROFILE", "BYOK_AWS_VENDOR_PROFILE")
 _SAVED = {k: os.environ[k] for k in _REAL_AWS_PROFILES if k in os.environ}

@@ -7,26 +7,13 @@ first (``BYOK_TEST_POSTGRES_URL``; skipped with that reason when unset).
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from support.world import World, build_vendor, fresh_postgres, new_customer
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'byok.db'}"
-    url = os.environ.get("BYOK_TEST_POSTGRES_URL")
-    if not url:
-        pytest.skip(
-            "BYOK_TEST_POSTGRES_URL is not set (make test sets it via scripts/ensure-postgres.sh)"
-        )
-    return fresh_postgres(url)
+from support.world import World, build_vendor, new_customer
 
 
 @pytest.fixture

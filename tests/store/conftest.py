@@ -9,72 +9,23 @@ Blob-store tests run on the filesystem and, through the ``local_aws`` fixture, o
 
 from __future__ import annotations
 
-import os
 import secrets
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import URL, make_url
 
-from byok.core.audit_chain import GENESIS_HASH
 from byok.store import BlobStore, FilesystemBlobStore, Store, TenantRepository
 from byok.store.s3 import MIN_PART_SIZE, S3BlobStore
-
-POSTGRES_ENV = "BYOK_TEST_POSTGRES_URL"
-# Children before parents (foreign keys).
-DATA_TABLES = ("documents", "tenant_keys", "key_configs", "tenants", "audit_events", "leases")
-
-
-def postgres_base_url() -> str:
-    """The PostgreSQL test database URL, or skip (with the reason) when none is configured."""
-    url = os.environ.get(POSTGRES_ENV, "")
-    if not url:
-        pytest.skip(f"{POSTGRES_ENV} is not set: run `make test` (scripts/ensure-postgres.sh)")
-    return url
-
-
-def _schema_url(base: URL, schema: str) -> str:
-    url = base.update_query_dict({"options": f"-csearch_path={schema}"})
-    return url.render_as_string(hide_password=False)
-
-
-@contextmanager
-def _fresh_schema() -> Iterator[str]:
-    """Create an empty PostgreSQL schema; yield a URL using it; drop it afterwards."""
-    base = make_url(postgres_base_url()).set(drivername="postgresql+psycopg")
-    schema = f"byok_test_{secrets.token_hex(6)}"
-    admin = create_engine(base)
-    try:
-        with admin.begin() as connection:
-            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-        yield _schema_url(base, schema)
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        admin.dispose()
+from support.databases import empty_tables, fresh_schema
 
 
 @pytest.fixture(scope="session")
 def postgres_session_url() -> Iterator[str]:
     """One migrated schema for the whole session (tests empty it, see ``database_url``)."""
-    with _fresh_schema() as url:
+    with fresh_schema() as url:
         Store.open(url).close()
         yield url
-
-
-def _empty_tables(url: str) -> None:
-    engine = create_engine(url)
-    with engine.begin() as connection:
-        for table in DATA_TABLES:  # DELETE is much cheaper than TRUNCATE on tiny tables
-            connection.execute(text(f"DELETE FROM {table}"))
-        connection.execute(
-            text("UPDATE audit_chain_head SET last_seq = 0, last_hash = :genesis"),
-            {"genesis": GENESIS_HASH},
-        )
-    engine.dispose()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -83,7 +34,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'meta' / 'byok.db'}"
     url: str = request.getfixturevalue("postgres_session_url")
-    _empty_tables(url)
+    empty_tables(url)
     return url
 
 
@@ -93,7 +44,7 @@ def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterat
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'meta' / 'byok.db'}"
         return
-    with _fresh_schema() as url:
+    with fresh_schema() as url:
         yield url
 
 
@@ -122,6 +73,12 @@ def tenant(tenants: TenantRepository) -> str:
 @pytest.fixture
 def filesystem_blobs(tmp_path: Path) -> FilesystemBlobStore:
     return FilesystemBlobStore(tmp_path / "blobs")
+
+
+@pytest.fixture
+def s3_blobs(request: pytest.FixtureRequest) -> S3BlobStore:
+    """An S3 blob store on a fresh bucket of a fresh local-AWS account."""
+    return s3_blob_store(request)
 
 
 def s3_blob_store(request: pytest.FixtureRequest) -> S3BlobStore:

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from byok.errors import InvalidInput, NotFound
+from byok.errors import InvalidInput, NotFound, StorageError
 from byok.store import BlobStore, FilesystemBlobStore
 from byok.store.blobs import CHUNK_SIZE, TEMP_PREFIX
 from byok.store.s3 import S3BlobStore
@@ -176,3 +176,26 @@ def test_filesystem_round_trip_property(chunks: list[bytes]) -> None:
         assert (info.size, info.sha256) == (len(data), hashlib.sha256(data).hexdigest())
         assert _read(store, info.key) == data
         assert os.listdir(Path(root) / "t" / info.key.split("/")[1]) == [info.key.split("/")[2]]
+
+
+def test_filesystem_without_hard_links_falls_back_to_rename(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_links(source: object, target: object) -> None:
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(os, "link", no_links)
+    store = FilesystemBlobStore(tmp_path / "b")
+    info = store.put(b"renamed", prefix="acme/")
+    assert _read(store, info.key) == b"renamed"
+    assert [e.key for e in store.list()] == [info.key]
+    assert not any(p.name.startswith(TEMP_PREFIX) for p in (tmp_path / "b").rglob("*"))
+
+
+def test_filesystem_put_never_replaces_an_existing_blob(tmp_path: Path) -> None:
+    store = FilesystemBlobStore(tmp_path / "b", token=lambda: "ab" * 16)
+    first = store.put(b"first", prefix="acme/")
+    with pytest.raises(StorageError):
+        store.put(b"second", prefix="acme/")  # same key drawn again: refused, not replaced
+    assert _read(store, first.key) == b"first"
+    assert not any(p.name.startswith(TEMP_PREFIX) for p in (tmp_path / "b").rglob("*"))

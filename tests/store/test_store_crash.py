@@ -160,6 +160,36 @@ def _all_listed(docs: DocumentRepository) -> list:  # type: ignore[type-arg]
     return list(page.items)
 
 
+def _kill_writers(database_url: str, blob_dir: Path, logs: Path) -> int:
+    """Run SLOTS writer slots in parallel, each killing KILLS / SLOTS writers; the kill count."""
+    zygote = Zygote(database_url, blob_dir, logs)
+    deadline = time.monotonic() + TIME_LIMIT_S
+    counts: list[int] = []
+
+    def slot_loop(slot: int) -> None:
+        counts.append(_kill_loop(zygote, slot, KILLS // SLOTS, deadline, random.Random(slot)))
+
+    try:
+        threads = [threading.Thread(target=slot_loop, args=(slot,)) for slot in range(SLOTS)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        zygote.close()
+    return sum(counts)
+
+
+def _replay_all(logs: Path) -> tuple[dict[str, NameHistory], int]:
+    histories: dict[str, NameHistory] = {}
+    mid_operation = 0
+    for slot in range(SLOTS):
+        slot_histories, hits = _replay(logs / f"slot-{slot}.log")
+        histories.update(slot_histories)
+        mid_operation += hits
+    return histories, mid_operation
+
+
 @pytest.mark.slow
 def test_kill_minus_nine_never_leaves_a_partial_document(
     database_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
@@ -169,33 +199,10 @@ def test_kill_minus_nine_never_leaves_a_partial_document(
     blob_dir, logs = tmp_path / "blobs", tmp_path / "logs"
     logs.mkdir()
     docs = DocumentRepository(store, FilesystemBlobStore(blob_dir))
-    zygote = Zygote(database_url, blob_dir, logs)
-    deadline = time.monotonic() + TIME_LIMIT_S
-    counts: list[int] = []
-    try:
-        threads = [
-            threading.Thread(
-                target=lambda s=slot: counts.append(
-                    _kill_loop(zygote, s, KILLS // SLOTS, deadline, random.Random(s))
-                )
-            )
-            for slot in range(SLOTS)
-        ]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-    finally:
-        zygote.close()
-    kills = sum(counts)
-    assert kills >= 200, f"only {kills} kills in {TIME_LIMIT_S} s"
 
-    histories: dict[str, NameHistory] = {}
-    mid_operation = 0
-    for slot in range(SLOTS):
-        slot_histories, hits = _replay(logs / f"slot-{slot}.log")
-        histories.update(slot_histories)
-        mid_operation += hits
+    kills = _kill_writers(database_url, blob_dir, logs)
+    assert kills >= 200, f"only {kills} kills in {TIME_LIMIT_S} s"
+    histories, mid_operation = _replay_all(logs)
     present = _check_documents(docs, histories)
 
     found = fsck(store, docs.blobs, grace=timedelta(0), repair=True, deep=True)
@@ -204,7 +211,7 @@ def test_kill_minus_nine_never_leaves_a_partial_document(
     after = fsck(store, docs.blobs, grace=timedelta(0), deep=True)
     assert after.clean and after.recent_orphans == ()
     assert after.blobs == after.rows == present
-    assert not [p for p in blob_dir.rglob(".tmp-*")]
+    assert not list(blob_dir.rglob(".tmp-*"))
     with capsys.disabled():
         print(
             f"\n[crash test {store.dialect}] {kills} kills ({mid_operation} mid-operation); "

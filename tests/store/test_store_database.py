@@ -11,12 +11,14 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, select, text
 
+import byok.store.tokens  # noqa: F401 - every model module, so the metadata is complete
 from byok.errors import StorageError
 from byok.store import Store
 from byok.store.schema import Base, TenantRow
 
 TABLES = {
     "alembic_version",
+    "api_tokens",
     "audit_chain_head",
     "audit_events",
     "documents",
@@ -29,7 +31,7 @@ TABLES = {
 
 def test_open_applies_the_initial_migration(empty_database_url: str) -> None:
     store = Store.open(empty_database_url)
-    assert store.schema_revision() == Store.head_revision() == "0001_initial"
+    assert store.schema_revision() == Store.head_revision() == "0002_api_tokens"
     assert set(inspect(store.engine).get_table_names()) == TABLES
     store.close()
 
@@ -57,7 +59,7 @@ def test_migrate_is_idempotent_and_safe_concurrently(empty_database_url: str) ->
         thread.join()
     assert errors == []
     store = Store.open(database_url)
-    assert store.schema_revision() == "0001_initial"
+    assert store.schema_revision() == "0002_api_tokens"
     store.close()
 
 

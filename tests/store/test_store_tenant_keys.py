@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import threading
+from datetime import UTC, datetime
 
 import pytest
 
@@ -54,6 +55,14 @@ def test_keys_are_invisible_to_other_tenants(keys: SqlTenantKeyStore) -> None:
     assert keys.current("globex") is None
     _add(keys, "globex", "tk-1")  # the same TK id in another tenant is another key
     assert keys.get("globex", "tk-1").tenant == "globex"
+
+
+def test_created_at_defaults_to_the_clock_or_is_given(keys: SqlTenantKeyStore) -> None:
+    made = datetime(2026, 1, 2, 3, 4, 5, 123456, tzinfo=UTC)
+    keys.add("acme", "tk-1", key_arn=KEY_ARN, key_config_version=1, wrapped=b"w", created_at=made)
+    _add(keys, "acme", "tk-2")
+    assert keys.get("acme", "tk-1").created_at == made
+    assert keys.get("acme", "tk-2").created_at > made
 
 
 def test_wrapped_key_is_not_in_repr(keys: SqlTenantKeyStore) -> None:

@@ -85,17 +85,6 @@ class World:
     customer: CustomerAccount
 
 
-def fresh_postgres(url: str) -> str:
-    from sqlalchemy import create_engine, text
-
-    engine = create_engine(url)
-    with engine.begin() as connection:
-        connection.execute(text("DROP SCHEMA public CASCADE"))
-        connection.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
-    return url
-
-
 def build_vendor(
     local_aws: Any, database_url: str, blob_dir: Path, *, bound_s: float = 300.0
 ) -> tuple[Vendor, str]:
@@ -127,3 +116,15 @@ def new_customer(local_aws: Any, vendor_role_arn: str) -> CustomerAccount:
     kms = local_aws.client("kms", account)
     key = kms.create_key(Description="byok test CMK", KeyUsage="ENCRYPT_DECRYPT")
     return CustomerAccount(local_aws, account, key["KeyMetadata"]["Arn"], vendor_role_arn)
+
+
+def fresh_postgres(url: str) -> str:
+    """Empty the PostgreSQL test database's public schema (prefer ``database_url``'s schema)."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(text("DROP SCHEMA public CASCADE"))
+        connection.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+    return url

@@ -16,6 +16,7 @@ Rules every backend keeps:
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import re
@@ -178,10 +179,7 @@ class FilesystemBlobStore:
         try:
             _make_dirs(path.parent, self.root)
             counter, temporary = self._write_temporary(body, path.parent)
-            try:
-                os.link(temporary, path)
-            finally:
-                os.unlink(temporary)
+            _publish(temporary, path)
             _fsync_directory(path.parent)
         except OSError as exc:
             raise StorageError(
@@ -267,6 +265,23 @@ def _walk(directory: Path, *, temporaries: bool) -> Iterator[tuple[Path, os.stat
                 yield Path(entry.path), entry.stat(follow_symlinks=False)
             except FileNotFoundError:
                 continue  # deleted while we walked
+
+
+def _publish(temporary: Path, path: Path) -> None:
+    """Give the finished temporary file its final name, never replacing an existing file.
+
+    ``link`` refuses an existing target; on file systems without hard links, ``rename``
+    (atomic, and the key is fresh and random, so nothing is there to replace).
+    """
+    try:
+        os.link(temporary, path)
+    except OSError as exc:
+        if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV):
+            temporary.unlink(missing_ok=True)
+            raise
+        os.rename(temporary, path)
+        return
+    os.unlink(temporary)
 
 
 def _make_dirs(directory: Path, root: Path) -> None:

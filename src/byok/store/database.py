@@ -22,12 +22,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import IntegrityError as SqlIntegrityError
@@ -35,6 +31,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from byok.errors import ByokError, Conflict, StorageError
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 __all__ = ["Clock", "Store", "utc_now"]
 
@@ -101,6 +100,8 @@ class Store:
         operation = "migrate the metadata database"
         # Alembic keeps its running context in module globals: one migration per process at
         # a time (other processes are kept out by the lock in migrations/env.py).
+        from alembic import command  # imported on use: it is slow and only needed here
+
         with _MIGRATION_LOCK, translate_errors(operation), self._write_engine.begin() as connection:
             config = _alembic_config()
             config.attributes["connection"] = connection
@@ -112,12 +113,16 @@ class Store:
         Raises:
             StorageError: the database cannot be read.
         """
+        from alembic.runtime.migration import MigrationContext
+
         with translate_errors("read the schema revision"), self._engine.connect() as connection:
             return MigrationContext.configure(connection).get_current_revision()
 
     @staticmethod
     def head_revision() -> str:
         """Return the newest revision shipped with this version of byok."""
+        from alembic.script import ScriptDirectory
+
         head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
         assert head is not None
         return head
@@ -177,6 +182,8 @@ def translate_errors(operation: str, *, tenant: str | None = None) -> Iterator[N
 
 
 def _alembic_config() -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", "byok.store:migrations")
     return config

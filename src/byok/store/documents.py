@@ -12,20 +12,13 @@ its row id, unique store-wide and increasing along a name's history, so the winn
 the one with the highest generation; each loser's blob is deleted by the put that
 replaced it. ``if_generation`` makes a put or delete conditional (0: "must not exist").
 
-Names are 1-1,024 characters, no control characters; they sort by code point on every
-backend, which is what makes prefix ranges and list cursors exact.
+Value types (heads, pages, readers), name rules and cursors: ``byok.store.document_types``.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import logging
 import time
-from dataclasses import dataclass
-from datetime import datetime
-from types import TracebackType
-from typing import BinaryIO
 
 from sqlalchemy import Select, delete, select
 from sqlalchemy.exc import IntegrityError as SqlIntegrityError
@@ -35,6 +28,17 @@ from byok.core.tenant_config import validate_tenant_id
 from byok.errors import Conflict, InvalidInput, NotFound, StateError, StorageError
 from byok.store.blobs import BlobInfo, BlobStore, ByteSource
 from byok.store.database import Store
+from byok.store.document_types import (
+    MAX_LIST_LIMIT,
+    MAX_NAME_LENGTH,
+    DocumentHead,
+    DocumentPage,
+    DocumentReader,
+    decode_cursor,
+    encode_cursor,
+    prefix_upper_bound,
+    validate_document_name,
+)
 from byok.store.schema import DocumentRow, DocumentState, TenantKeyRow, TenantRow, TenantState
 
 __all__ = [
@@ -49,95 +53,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-MAX_NAME_LENGTH = 1024
-MAX_LIST_LIMIT = 1000
 _PUT_ATTEMPTS = 20
 _GET_ATTEMPTS = 5
-_CURSOR_TAG = b"byok-list-v1:"
-
-
-@dataclass(frozen=True)
-class DocumentHead:
-    """What the store knows about the visible version of a document.
-
-    Attributes:
-        tenant: the tenant id.
-        name: the document name.
-        generation: this version's generation (unique; higher is newer).
-        size: stored (ciphertext) size in bytes.
-        sha256: SHA-256 (hex) of the stored bytes.
-        tk_id: the tenant key the bytes are encrypted under, if the caller said.
-        created_at: when the name was first written.
-        updated_at: when this version was committed.
-    """
-
-    tenant: str
-    name: str
-    generation: int
-    size: int
-    sha256: str
-    tk_id: str | None
-    created_at: datetime
-    updated_at: datetime
-
-    @classmethod
-    def of(cls, row: DocumentRow) -> DocumentHead:
-        """Build from a ``documents`` row."""
-        return cls(
-            row.tenant_id, row.name, row.id, row.size, row.sha256, row.tk_id,
-            row.created_at, row.updated_at,
-        )  # fmt: skip
-
-
-@dataclass(frozen=True)
-class DocumentPage:
-    """One page of :meth:`DocumentRepository.list`; pass ``next_cursor`` for the next one."""
-
-    items: tuple[DocumentHead, ...]
-    next_cursor: str | None
-
-
-class DocumentReader:
-    """An open document: its :attr:`head` and a binary :attr:`stream`. Close it (or ``with``)."""
-
-    def __init__(self, head: DocumentHead, stream: BinaryIO) -> None:
-        self.head = head
-        self.stream = stream
-
-    def read(self, size: int = -1) -> bytes:
-        """Read up to ``size`` bytes (all when negative); ``b""`` at the end."""
-        return self.stream.read(size)
-
-    def close(self) -> None:
-        """Release the underlying blob stream."""
-        self.stream.close()
-
-    def __enter__(self) -> DocumentReader:
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
-
-
-def validate_document_name(name: object, *, field: str = "name") -> str:
-    """Return ``name`` if it is a storable document name.
-
-    Raises:
-        InvalidInput: naming ``field`` if it is empty, too long, has control characters
-            or lone surrogates.
-    """
-    fix = f"Use 1-{MAX_NAME_LENGTH} printable characters."
-    if not isinstance(name, str) or not 1 <= len(name) <= MAX_NAME_LENGTH:
-        raise InvalidInput(field, f"must be 1 to {MAX_NAME_LENGTH} characters", fix=fix)
-    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in name):
-        raise InvalidInput(field, "contains a control character", fix=fix)
-    try:
-        name.encode("utf-8")
-    except UnicodeEncodeError:
-        raise InvalidInput(field, "is not valid Unicode text", fix=fix) from None
-    return name
 
 
 class DocumentRepository:
@@ -263,17 +180,17 @@ class DocumentRepository:
             DocumentRow.tenant_id == tenant, DocumentRow.state == DocumentState.LIVE
         )
         query = query.where(DocumentRow.name >= prefix)
-        upper = _prefix_upper_bound(prefix)
+        upper = prefix_upper_bound(prefix)
         if upper is not None:
             query = query.where(DocumentRow.name < upper)
         if cursor is not None:
-            query = query.where(DocumentRow.name > _decode_cursor(cursor))
+            query = query.where(DocumentRow.name > decode_cursor(cursor))
         query = query.order_by(DocumentRow.name).limit(limit + 1)
         with self.store.read() as session:
             rows = [DocumentHead.of(row) for row in session.scalars(query)]
         more = len(rows) > limit
         items = tuple(rows[:limit])
-        return DocumentPage(items, _encode_cursor(items[-1].name) if more else None)
+        return DocumentPage(items, encode_cursor(items[-1].name) if more else None)
 
     def delete(self, tenant: str, name: str, *, if_generation: int | None = None) -> DocumentHead:
         """Delete the visible version of ``name`` (it disappears at commit).
@@ -377,7 +294,8 @@ def _insert_version(
 
 
 def _check_tenant_writable(session: Session, tenant: str) -> None:
-    row = session.get(TenantRow, tenant)
+    # FOR SHARE (PostgreSQL): offboarding cannot commit between this check and our commit.
+    row = session.get(TenantRow, tenant, with_for_update={"read": True})
     if row is None:
         raise NotFound("no such tenant", tenant=tenant, operation="document:put")
     if row.state == TenantState.OFFBOARDED:
@@ -415,33 +333,3 @@ def _check(tenant: str, name: str, generation: int | None) -> None:
 
 def _not_found(tenant: str, name: str) -> NotFound:
     return NotFound(f"no document {name!r}", tenant=tenant, operation="document")
-
-
-def _prefix_upper_bound(prefix: str) -> str | None:
-    """The least string greater than every string starting with ``prefix`` (None: no bound).
-
-    With code-point order, ``prefix <= s < bound`` holds exactly for the strings ``s``
-    that start with ``prefix``.
-    """
-    chars = list(prefix)
-    while chars:
-        nxt = ord(chars.pop()) + 1
-        if 0xD800 <= nxt <= 0xDFFF:
-            nxt = 0xE000  # surrogates are not storable text
-        if nxt <= 0x10FFFF:
-            return "".join(chars) + chr(nxt)
-    return None
-
-
-def _encode_cursor(name: str) -> str:
-    return base64.urlsafe_b64encode(_CURSOR_TAG + name.encode("utf-8")).decode("ascii")
-
-
-def _decode_cursor(cursor: str) -> str:
-    try:
-        raw = base64.urlsafe_b64decode(cursor.encode("ascii"))
-        if not raw.startswith(_CURSOR_TAG):
-            raise ValueError(cursor)
-        return validate_document_name(raw[len(_CURSOR_TAG) :].decode("utf-8"))
-    except (ValueError, UnicodeError, binascii.Error, InvalidInput):
-        raise InvalidInput("cursor", "is not a cursor from a previous page") from None

@@ -10,6 +10,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import text
 
+import byok.store.tokens  # noqa: F401 - registers its table on Base.metadata
 from byok.store.schema import Base
 
 # Any constant works; it only has to be the same in every byok process ("byok" in ASCII).
