@@ -9,6 +9,7 @@ active configuration at the moment a TK is added.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 from byok.core.tenant_keys import WrappedTenantKey
 from byok.errors import NotFound
@@ -54,6 +55,7 @@ class EnvelopeKeyStore:
             key_arn=key.key_arn,
             key_config_version=self._config_version(key.tenant),
             wrapped=key.wrapped,
+            created_at=datetime.fromtimestamp(key.created_at, UTC),
         )
 
 
