@@ -37,6 +37,7 @@ from byok.errors import (
     StateError,
 )
 from byok.service.audit import AuditTrail
+from byok.service.key_routing import KeyRouting
 from byok.service.keystore import EnvelopeKeyStore
 from byok.service.verification import VerificationReport, verify_configuration
 from byok.settings import Settings
@@ -131,6 +132,9 @@ class Vendor:
             on_access_lost=self._purge,
             max_credential_age_s=settings.revocation_bound_s,
         )
+        # Reads unwrap each TK with the CMK that wraps its row (needed while a key
+        # migration runs: docs/OPERATIONS.md#key-migration).
+        self.routing = KeyRouting(self)
 
     # -- onboarding ------------------------------------------------------------------------
 
@@ -221,9 +225,7 @@ class Vendor:
         current = self.tenants.get(tenant)
         if current.state == TenantState.VERIFIED:
             current = self.tenants.transition(tenant, TenantState.ACTIVE)
-        self.access.invalidate(tenant)
-        self.envelope.purge_tenant(tenant)
-        self._serving.pop(tenant, None)
+        self.forget_tenant(tenant)
         self.audit.record("tenant:activate", tenant=tenant, detail={"version": stored.version})
         return current
 
@@ -261,7 +263,7 @@ class Vendor:
             IntegrityError: the stored document is not authentic.
             CustomerAccessError, TransientKmsError, StateError: as :meth:`put_document`.
         """
-        wrapper = self._wrapper(tenant)
+        wrapper = self.routing.reader(tenant, self._wrapper(tenant))
         reader = self.documents.get(tenant, name)
         try:
             with self._guard(tenant, "document:get", name):
@@ -319,7 +321,7 @@ class Vendor:
         current = self.tenant_keys.current(tenant)
         if current is not None:
             context = tenant_key_context(tenant, current.tk_id)
-            unwrapped = wrapper.unwrap(current.wrapped, context)
+            unwrapped = self.routing.reader(tenant, wrapper).unwrap(current.wrapped, context)
             self._audit_kms(tenant, "kms:Decrypt", unwrapped.request_id, "key monitor")
 
     @contextmanager
@@ -341,6 +343,14 @@ class Vendor:
         self.audit.record(
             operation, tenant=tenant, kms_request_id=request_id, detail={"purpose": purpose}
         )
+
+    def forget_tenant(self, tenant: str) -> None:
+        """Drop everything this process holds for ``tenant``: cached state and configuration,
+        plaintext TKs, credentials and clients (after offboarding or a configuration change)."""
+        self._serving.pop(tenant, None)
+        self.envelope.purge_tenant(tenant)
+        self.access.invalidate(tenant)
+        self.routing.forget(tenant)
 
     def _purge(self, tenant: str) -> None:
         self.envelope.purge_tenant(tenant)
