@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import urllib.error
+import urllib.request
+from datetime import datetime
+
 import pytest
 from botocore.exceptions import ClientError
 from localaws_helpers import code_of, status_of
 
-from byok.localaws.testing import LocalAws
+from byok.localaws.server import LocalAwsServer
+from byok.localaws.testing import LocalAws, allow, statements
 
 pytestmark = pytest.mark.localaws
 
@@ -78,3 +83,41 @@ def test_client_cannot_pick_its_account_with_moto_header(
     finally:
         kms.meta.events.unregister("before-sign.kms.ListKeys", spoof)
     assert key not in listed
+
+
+def test_expired_session_credentials_are_refused() -> None:
+    from moto.sts.models import sts_backends
+
+    with LocalAwsServer() as server:  # in-process: the test ages the session inside moto
+        aws = LocalAws(server.endpoint_url)
+        account = aws.new_account()
+        role = aws.make_role(account, "r", statements(
+            allow(f"arn:aws:iam::{account}:root", "sts:AssumeRole", resource=None)))
+        fresh, stale = aws.assume(account, role), aws.assume(account, role)
+        for session in sts_backends[account]["aws"].assumed_roles:
+            if session.access_key_id == stale["AccessKeyId"]:
+                session.expiration = datetime(2000, 1, 1)
+        assert aws.client("sts", fresh).get_caller_identity()["Account"] == account
+        with pytest.raises(ClientError) as exc:
+            aws.client("sts", stale).get_caller_identity()
+        assert (code_of(exc), status_of(exc)) == ("ExpiredToken", 403)
+        with pytest.raises(ClientError) as exc:
+            aws.client("kms", stale).list_keys()
+        assert code_of(exc) == "ExpiredTokenException"
+
+
+@pytest.mark.parametrize(("headers", "body", "code", "status"), [
+    ({"X-Amz-Target": "TrentService.ListKeys", "Content-Type": "application/x-amz-json-1.1"},
+     b"{}", "MissingAuthenticationTokenException", 400),
+    ({"Content-Type": "application/x-www-form-urlencoded"},
+     b"Action=GetCallerIdentity&Version=2011-06-15", "MissingAuthenticationToken", 403),
+])
+def test_unsigned_api_calls_are_refused(
+    local_aws: LocalAws, headers: dict[str, str], body: bytes, code: str, status: int
+) -> None:
+    request = urllib.request.Request(local_aws.endpoint_url + "/", data=body, headers=headers,
+                                     method="POST")
+    with pytest.raises(urllib.error.HTTPError) as exc:
+        urllib.request.urlopen(request, timeout=10)
+    assert exc.value.code == status
+    assert code.encode() in exc.value.read()

@@ -236,3 +236,25 @@ def test_decrypt_with_the_wrong_key_id_or_context_fails(
     assert code_of(exc) == "InvalidCiphertextException"
     assert kms.decrypt(CiphertextBlob=blob, KeyId=key_arn,
                        EncryptionContext=CONTEXT)["Plaintext"] == b"s"
+
+
+def test_same_account_only_operations_refuse_other_accounts_keys(
+    local_aws: LocalAws, customer: str, vendor: str, key_arn: str
+) -> None:
+    local_aws.client("kms", customer).put_key_policy(
+        KeyId=key_arn, PolicyName="default",
+        Policy=statements(allow(f"arn:aws:iam::{customer}:root", "kms:*"),
+                          allow(f"arn:aws:iam::{vendor}:root", "kms:*")))
+    kms = local_aws.client("kms", vendor)
+    assert kms.describe_key(KeyId=key_arn)["KeyMetadata"]["Arn"] == key_arn  # cross-account: yes
+    calls: list[Callable[[], Any]] = [
+        lambda: kms.disable_key(KeyId=key_arn),
+        lambda: kms.get_key_policy(KeyId=key_arn, PolicyName="default"),
+        lambda: kms.schedule_key_deletion(KeyId=key_arn, PendingWindowInDays=7),
+    ]
+    for call in calls:
+        with pytest.raises(ClientError) as exc:
+            call()
+        assert code_of(exc) == "NotFoundException"
+    owner = local_aws.client("kms", customer)
+    assert owner.describe_key(KeyId=key_arn)["KeyMetadata"]["KeyState"] == "Enabled"

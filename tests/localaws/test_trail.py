@@ -119,3 +119,15 @@ def test_assume_role_recorded_in_the_roles_account(
     assert events[1]["eventSource"] == "sts.amazonaws.com"
     assert events[1]["requestParameters"]["externalId"] == "x-1"
     assert events[1]["resources"][0]["ARN"] == role
+
+
+def test_event_of_this_second_is_inside_end_time_now(
+    local_aws: LocalAws, customer: str, key_arn: str
+) -> None:
+    # botocore sends EndTime in whole seconds; CloudTrail event times are whole seconds too.
+    request_id = local_aws.client("kms", customer).encrypt(KeyId=key_arn, Plaintext=b"x")[
+        "ResponseMetadata"]["RequestId"]
+    found = local_aws.lookup_events(customer, event_name="Encrypt",
+                                    end_time=datetime.now(UTC))
+    assert [e["requestID"] for e in found] == [request_id]
+    assert found[0]["eventTime"].endswith("Z") and len(found[0]["eventTime"]) == 20

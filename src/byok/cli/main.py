@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from byok import __version__
-from byok.cli import local_aws
+from byok.cli import customer, documents, lifecycle, local_aws, tenant, vendor_setup
 
 app = typer.Typer(
     name="byok",
@@ -36,7 +36,26 @@ def _root(
     """Bring-your-own-key encryption for multi-tenant document storage."""
 
 
+app.add_typer(tenant.tenant_app, name="tenant")
+app.add_typer(documents.doc_app, name="doc")
+app.add_typer(documents.audit_app, name="audit")
+app.add_typer(customer.customer_app, name="customer")
+app.command("monitor")(documents.monitor_command)
+app.command("vendor-setup")(vendor_setup.vendor_setup_command)
 app.command("local-aws")(local_aws.local_aws_command)
+lifecycle.register(tenant.tenant_app, customer.customer_app, app)
+
+
+@app.command("demo")
+def demo() -> None:
+    """Run the whole BYOK story on embedded defaults (local AWS, SQLite), narrated and checked.
+
+    Two AWS accounts (vendor and customer) live in the project's local AWS on loopback;
+    nothing reaches real AWS. Exits 0 when every step did what it said it would.
+    """
+    from byok.demo.story import run_demo
+
+    raise typer.Exit(run_demo())
 
 
 def main() -> None:

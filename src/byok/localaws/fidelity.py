@@ -4,7 +4,7 @@ It authenticates every signed request by the accounts convention (unknown or exp
 refused in the service's own error format, as AWS does), hands KMS and STS to their fidelity
 handlers, answers ``cloudtrail:LookupEvents`` from the event log, applies injected faults, and
 passes everything else to moto as the caller's account. Admin endpoints under ``/_byok/``
-(docs/local-aws.md#admin-endpoints) set faults and reset state.
+(docs/local-aws.md#faults) set faults and reset state.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import socket
 import struct
+import traceback
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
@@ -83,6 +84,10 @@ class FidelityLayer:
             return _drop(environ, start_response)
         except AwsError as exc:
             answer = error_response(call, exc)
+        except Exception:  # a bug here or in moto: answer like AWS, keep the trace on stderr
+            traceback.print_exc()
+            answer = error_response(call, AwsError("InternalFailure", "The local AWS failed "
+                                                   "to serve this request; see its stderr.", 500))
         if answer is None:
             return self._moto(call.environ, start_response)
         return answer.send(start_response)
@@ -90,7 +95,11 @@ class FidelityLayer:
     def _serve(self, call: Call) -> Response | None:
         """Our answer, or None to stream moto's answer for the (rewritten) call."""
         if call.access_key_id is None:
-            return None  # unsigned: moto's own endpoints (moto-api, metadata)
+            if call.is_json or call.operation:  # an unsigned AWS API call
+                code = "MissingAuthenticationTokenException" if call.is_json else (
+                    "MissingAuthenticationToken")
+                raise AwsError(code, "Missing Authentication Token", 400 if call.is_json else 403)
+            return None  # unsigned: moto's own endpoints, anonymous S3 reads
         caller = self._authenticate(call)
         if call.service == "kms":
             return self._kms.handle(call, caller)

@@ -14,6 +14,9 @@ For every KMS call (docs/local-aws.md#behaviour):
    two accounts, is served here from the two owners' backends);
 6. record a CloudTrail event with the request id returned to the caller.
 
+Operations AWS does not allow across accounts (DisableKey, PutKeyPolicy, ...) given another
+account's key ARN answer ``NotFoundException``.
+
 Not authorized (any identity of the account may call them): CreateKey, ListKeys, ListAliases,
 GenerateRandom and other calls that name no key.
 """
@@ -46,6 +49,14 @@ _PARAMETERS = (("KeyId", "keyId"), ("TargetKeyId", "targetKeyId"), ("AliasName",
                ("SourceEncryptionContext", "sourceEncryptionContext"),
                ("DestinationEncryptionContext", "destinationEncryptionContext"),
                ("PendingWindowInDays", "pendingWindowInDays"), ("Description", "description"))
+# AWS KMS API Reference, "Cross-account use: Yes" operations; every other operation works
+# only on keys of the caller's own account.
+_CROSS_ACCOUNT = frozenset({
+    "CreateGrant", "Decrypt", "DescribeKey", "DeriveSharedSecret", "Encrypt", "GenerateDataKey",
+    "GenerateDataKeyPair", "GenerateDataKeyPairWithoutPlaintext",
+    "GenerateDataKeyWithoutPlaintext", "GenerateMac", "GetKeyRotationStatus", "GetPublicKey",
+    "ListGrants", "ReEncrypt", "RetireGrant", "RevokeGrant", "Sign", "Verify", "VerifyMac",
+})
 _LOCKOUT = "The new key policy will not allow you to update the key policy in the future."
 
 
@@ -102,6 +113,9 @@ class KmsFidelity:
             self._faults.inject("kms", operation, caller.account)
             return self._forward(call, params, caller.account, call.region)
         keys.append(ref)
+        if ref.account != caller.account and operation not in _CROSS_ACCOUNT:
+            # served in the caller's own account, where that key does not exist
+            raise AwsError("NotFoundException", f"Key '{ref.arn}' does not exist")
         self._faults.inject("kms", operation, caller.account)
         self._authorize(caller, f"kms:{operation}", ref, params.get("EncryptionContext"))
         check_state(operation, ref)
@@ -161,23 +175,8 @@ class KmsFidelity:
         self._authorize(caller, "kms:ReEncryptTo", target, target_context)
         check_state("ReEncrypt", source)
         check_state("ReEncrypt", target)
-        try:
-            plaintext, source_arn = kms_backend(source.account, source.region).decrypt(
-                ciphertext_blob=raw, encryption_context=source_context)
-            blob, target_arn = kms_backend(target.account, target.region).encrypt(
-                key_id=target.key.id, plaintext=plaintext, encryption_context=target_context)
-        except Exception as exc:  # moto's JsonRESTError family
-            code = getattr(exc, "error_type", None)
-            if code is None:
-                raise
-            raise AwsError(str(code), str(getattr(exc, "message", ""))) from exc
-        return json_response({
-            "CiphertextBlob": base64.b64encode(blob).decode(),
-            "SourceKeyId": source_arn,
-            "KeyId": target_arn,
-            "SourceEncryptionAlgorithm": "SYMMETRIC_DEFAULT",
-            "DestinationEncryptionAlgorithm": "SYMMETRIC_DEFAULT",
-        }, call.request_id)
+        answer = _re_encrypt_blob(raw, source, source_context, target, target_context)
+        return json_response(answer, call.request_id)
 
     def _authorize(self, caller: Caller, action: str, ref: KeyRef,
                    encryption_context: Any) -> None:
@@ -245,6 +244,32 @@ class KmsFidelity:
             user_agent=call.environ.get("HTTP_USER_AGENT", ""),
             source_ip=call.environ.get("REMOTE_ADDR", "127.0.0.1"),
         )
+
+
+def _re_encrypt_blob(raw: bytes, source: KeyRef, source_context: dict[str, str],
+                     target: KeyRef, target_context: dict[str, str]) -> dict[str, Any]:
+    """Decrypt under the source owner's backend, encrypt under the target owner's.
+
+    moto's own ReEncrypt serves one account only; a tenant moving to a key of another
+    account (or region) needs the two owners' backends.
+    """
+    try:
+        plaintext, source_arn = kms_backend(source.account, source.region).decrypt(
+            ciphertext_blob=raw, encryption_context=source_context)
+        blob, target_arn = kms_backend(target.account, target.region).encrypt(
+            key_id=target.key.id, plaintext=plaintext, encryption_context=target_context)
+    except Exception as exc:  # moto's JsonRESTError family carries error_type and message
+        code = getattr(exc, "error_type", None)
+        if code is None:
+            raise
+        raise AwsError(str(code), str(getattr(exc, "message", ""))) from exc
+    return {
+        "CiphertextBlob": base64.b64encode(blob).decode(),
+        "SourceKeyId": source_arn,
+        "KeyId": target_arn,
+        "SourceEncryptionAlgorithm": "SYMMETRIC_DEFAULT",
+        "DestinationEncryptionAlgorithm": "SYMMETRIC_DEFAULT",
+    }
 
 
 def _check_window(params: dict[str, Any]) -> None:

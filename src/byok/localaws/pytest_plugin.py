@@ -15,6 +15,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
+from typing import IO
 
 import pytest
 
@@ -25,8 +26,7 @@ __all__ = ["local_aws"]
 _START_TIMEOUT_S = 60.0
 
 
-def _start() -> tuple[subprocess.Popen[bytes], str]:
-    log = tempfile.TemporaryFile()  # noqa: SIM115 - owned by the child until it exits
+def _start(log: IO[bytes]) -> tuple[subprocess.Popen[bytes], str]:
     process = subprocess.Popen(
         [sys.executable, "-m", "byok.localaws", "--port", "0"],
         stdout=subprocess.PIPE, stderr=log, stdin=subprocess.DEVNULL,
@@ -51,15 +51,20 @@ def local_aws() -> Iterator[LocalAws]:
     if existing:
         yield LocalAws(existing)
         return
-    process, url = _start()
-    try:
-        yield LocalAws(url)
-    finally:
-        process.terminate()
+    with tempfile.TemporaryFile() as log:  # the server's stderr, shown if it fails to start
+        process, url = _start(log)
         try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        if process.stdout is not None:
-            process.stdout.close()
+            yield LocalAws(url)
+        finally:
+            _stop(process)
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+    if process.stdout is not None:
+        process.stdout.close()

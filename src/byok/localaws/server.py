@@ -7,6 +7,8 @@ benchmarks); :func:`serve_until_signalled` runs it in the foreground until SIGIN
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import signal
 import sys
 import threading
@@ -29,9 +31,19 @@ def build_app(*, seed: int = 0) -> FidelityLayer:
     Raises:
         ImportError: if moto[server] is not installed (``pip install 'byok[local]'``).
     """
+    import moto.core.responses as moto_responses
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
-    return FidelityLayer(DomainDispatcherApplication(create_backend_app), seed=seed)
+    dispatcher = DomainDispatcherApplication(create_backend_app)
+    # Speed (benchmarks send thousands of calls), same behaviour: moto resolves the backend of
+    # a host name by scanning its package directory on disk, and a response class's method
+    # names with inspect, on every request. Both answers are fixed, so cache them.
+    dispatcher.get_backend_for_host = functools.lru_cache(maxsize=1024)(  # type: ignore[method-assign]
+        dispatcher.get_backend_for_host)
+    names_of = moto_responses.method_names_from_class  # type: ignore[attr-defined]
+    if not hasattr(names_of, "cache_info"):
+        moto_responses.method_names_from_class = functools.lru_cache(maxsize=1024)(names_of)  # type: ignore[attr-defined]
+    return FidelityLayer(dispatcher, seed=seed)
 
 
 def _handler_class() -> type[Any]:
@@ -111,7 +123,8 @@ def serve_until_signalled(port: int, out: TextIO = sys.stdout) -> int:
     """Serve in the foreground until SIGINT or SIGTERM.
 
     The first line written to ``out`` is the endpoint URL (flushed at once), so a parent
-    process can read it to find a ``port=0`` server.
+    process can read it to find a ``port=0`` server. Anything moto prints afterwards goes to
+    stderr, so a parent that reads only that line can never block the server on a full pipe.
 
     Returns:
         The process exit status (0).
@@ -129,7 +142,8 @@ def serve_until_signalled(port: int, out: TextIO = sys.stdout) -> int:
         with LocalAwsServer(port) as server:
             out.write(server.endpoint_url + "\n")
             out.flush()
-            stop.wait()
+            with contextlib.redirect_stdout(sys.stderr):
+                stop.wait()
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)

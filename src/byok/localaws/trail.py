@@ -95,7 +95,9 @@ class EventLog:
                parameters: dict[str, Any] | None, error: AwsError | None,
                read_only: bool, user_agent: str, source_ip: str) -> None:
         """Record one API call in each account of ``owners`` and in the caller's account."""
-        now = self._clock()
+        # CloudTrail times have whole seconds (and botocore sends StartTime/EndTime as whole
+        # seconds), so an event made in the current second must still be inside EndTime=now.
+        now = self._clock().replace(microsecond=0)
         base: dict[str, Any] = {
             "eventVersion": "1.08",
             "userIdentity": caller.user_identity(),

@@ -151,7 +151,9 @@ def parse_call(environ: Environ) -> Call:
     call = Call(environ, body, access_key, region or "us-east-1", service, target)
     if target:
         call.operation = target.rsplit(".", 1)[-1]
-    elif environ.get("REQUEST_METHOD") == "POST" and service in ("sts", "iam"):
+    elif environ.get("REQUEST_METHOD") == "POST" and service in ("sts", "iam", None) and (
+        environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded")
+    ):
         call.operation = call.form().get("Action", "")
     return call
 
