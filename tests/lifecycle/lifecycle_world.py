@@ -12,7 +12,6 @@ from typing import Any
 
 from byok.aws.clients import AwsSettings, ClientFactory, StaticCredentials
 from byok.core.tenant_keys import RotationPolicy
-from byok.service.key_routing import KeyRouting, open_document
 from byok.service.progress import QuietProgress
 from byok.service.vendor import Vendor
 from support.world import CustomerAccount
@@ -88,14 +87,10 @@ def write_documents(vendor: Vendor, count: int, prefix: str = "doc") -> dict[str
     return written
 
 
-def read_all(vendor: Vendor, expected: dict[str, bytes], routing: KeyRouting | None = None) -> None:
-    """Every document reads back exactly (through the key router when given)."""
+def read_all(vendor: Vendor, expected: dict[str, bytes]) -> None:
+    """Every document reads back exactly (``Vendor.get_document`` routes each TK's unwrap)."""
     for name, body in expected.items():
-        if routing is None:
-            got = vendor.get_document(TENANT, name).read_all()
-        else:
-            got = open_document(vendor, TENANT, name, routing).read_all()
-        assert got == body, name
+        assert vendor.get_document(TENANT, name).read_all() == body, name
 
 
 def customer_factory(local_aws: Any, customer: CustomerAccount) -> ClientFactory:

@@ -53,10 +53,10 @@ def test_migration_resumes_after_a_crash_and_the_old_key_can_be_disabled(world: 
     assert migration_counts(vendor.store, TENANT, version) == (5, 12)
     assert vendor.tenants.active_config(TENANT).version == version  # type: ignore[union-attr]
     # Mid-way: rows under both keys; every document reads, and writes go to the new key.
-    read_all(vendor, written, routing)
+    read_all(vendor, written)
     written |= write_documents(vendor, 2, prefix="during")
     assert vendor.tenant_keys.current(TENANT).key_arn == new.key_arn  # type: ignore[union-attr]
-    read_all(vendor, written, routing)
+    read_all(vendor, written)
 
     vendor.factory.counter.reset()
     report = migrate_tenant(vendor, TENANT, to_version=version, routing=routing)
@@ -155,7 +155,7 @@ def test_vendor_reads_a_half_migrated_tenant_through_the_key_router(
     vendor.envelope.purge_tenant(TENANT)  # make the next unwrap go to KMS
     with pytest.raises(IntegrityError):  # the active wrapper alone is pinned to the new CMK
         vendor.envelope.decrypt(TENANT, active, last, _stored(vendor, last))
-    read_all(vendor, written, vendor.routing)
+    read_all(vendor, written)
 
 
 def _stored(vendor: Vendor, name: str) -> bytes:

@@ -33,38 +33,12 @@ from byok.core.context import TK_CONTEXT_KEY
 from byok.core.keywrap import DataKey, KeyWrapper, UnwrappedKey
 from byok.core.tenant_config import TenantKeyConfig
 from byok.errors import NotFound, StateError
-from byok.store.schema import TenantState
 from byok.store.tenant_keys import StoredTenantKey
 
 if TYPE_CHECKING:
-    from byok.service.vendor import OpenDocument, Vendor
+    from byok.service.vendor import Vendor
 
-__all__ = ["KeyRouting", "TenantKeyRouter", "active_wrapper", "open_document"]
-
-_SERVING = (TenantState.ACTIVE, TenantState.KEY_UNAVAILABLE)
-
-
-def active_wrapper(vendor: Vendor, tenant: str) -> KmsKeyWrapper:
-    """The KMS wrapper of the tenant's active configuration.
-
-    Returns:
-        The wrapper (no AWS call yet).
-
-    Raises:
-        NotFound: no such tenant.
-        StateError: the tenant is not ACTIVE / KEY_UNAVAILABLE or has no active configuration.
-    """
-    state = vendor.tenants.get(tenant).state
-    if state not in _SERVING:
-        raise StateError(
-            f"the tenant is {state}, not ACTIVE", tenant=tenant,
-            fix="Verify and activate a key configuration first (`byok tenant verify`).",
-        )  # fmt: skip
-    stored = vendor.tenants.active_config(tenant)
-    if stored is None:
-        raise StateError("the tenant has no active key configuration", tenant=tenant)
-    return vendor.access.wrapper_for(stored.config)
-
+__all__ = ["KeyRouting", "TenantKeyRouter"]
 
 class KeyRouting:
     """Finds the wrapper for any stored TK of any tenant of one vendor (thread-safe).
@@ -82,9 +56,9 @@ class KeyRouting:
         """A :class:`TenantKeyRouter` for ``tenant`` (``active``: default its active wrapper).
 
         Raises:
-            NotFound, StateError: as :func:`active_wrapper`.
+            NotFound, StateError: as :meth:`Vendor.active_wrapper`.
         """
-        return TenantKeyRouter(self, active or active_wrapper(self._vendor, tenant))
+        return TenantKeyRouter(self, active or self._vendor.active_wrapper(tenant))
 
     def wrapper_for_key(self, key: StoredTenantKey) -> KmsKeyWrapper:
         """The wrapper of the configuration whose CMK wraps ``key``.
@@ -205,30 +179,3 @@ class TenantKeyRouter:
 
     def __repr__(self) -> str:
         return f"TenantKeyRouter(tenant={self._active.tenant!r}, key_arn={self.key_arn!r})"
-
-
-def open_document(vendor: Vendor, tenant: str, name: str, routing: KeyRouting) -> OpenDocument:
-    """``Vendor.get_document`` with a :class:`TenantKeyRouter`: reads any document while a
-    key migration is half done (each TK unwrapped under the CMK that wraps its row).
-
-    Returns:
-        An :class:`~byok.service.vendor.OpenDocument`.
-
-    Raises:
-        NotFound, IntegrityError, CustomerAccessError, TransientKmsError, StateError: as
-            ``Vendor.get_document``.
-    """
-    from byok.service.vendor import OpenDocument  # the vendor module may import this one
-
-    router = routing.reader(tenant)
-    reader = vendor.documents.get(tenant, name)
-    try:
-        chunks = vendor.envelope.iter_decrypt(tenant, router, name, reader)
-    except BaseException:
-        reader.close()
-        raise
-    head = reader.head
-    vendor.audit.record(
-        "document:get", tenant=tenant, document=name, tk_id=head.tk_id, size=head.size
-    )
-    return OpenDocument(head, chunks, reader.close)

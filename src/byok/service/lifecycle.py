@@ -36,7 +36,7 @@ from typing import Any
 from byok.aws.kms import KmsKeyWrapper
 from byok.core.context import tenant_key_context
 from byok.errors import ByokError, Conflict, KeyAccessDenied, StateError
-from byok.service.key_routing import KeyRouting, active_wrapper
+from byok.service.key_routing import KeyRouting
 from byok.service.offboarding import OffboardReport, offboard_tenant
 from byok.service.progress import QUIET, Progress
 from byok.service.vendor import Vendor
@@ -330,7 +330,7 @@ def rotate_tenant_key(vendor: Vendor, tenant: str) -> RotationReport:
         StateError: the tenant is not serving. NotFound: no such tenant.
         CustomerAccessError, TransientKmsError: the customer's key refused / KMS trouble.
     """
-    wrapper = active_wrapper(vendor, tenant)
+    wrapper = vendor.active_wrapper(tenant)
     previous = vendor.tenant_keys.current(tenant)
     record = vendor.envelope.rotate(tenant, wrapper)
     if previous is not None and previous.tk_id != record.tk_id:

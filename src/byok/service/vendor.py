@@ -243,7 +243,7 @@ class Vendor:
             StateError: the tenant is not active.
             InvalidInput, NotFound, Conflict, StorageError: from the store.
         """
-        wrapper = self._wrapper(tenant)
+        wrapper = self.active_wrapper(tenant)
         with self._guard(tenant, "document:put", name):
             chunks = self.envelope.iter_encrypt(tenant, wrapper, name, source)
             header = next(chunks)
@@ -263,7 +263,7 @@ class Vendor:
             IntegrityError: the stored document is not authentic.
             CustomerAccessError, TransientKmsError, StateError: as :meth:`put_document`.
         """
-        wrapper = self.routing.reader(tenant, self._wrapper(tenant))
+        wrapper = self.routing.reader(tenant, self.active_wrapper(tenant))
         reader = self.documents.get(tenant, name)
         try:
             with self._guard(tenant, "document:get", name):
@@ -302,7 +302,7 @@ class Vendor:
         Returns:
             The tenant's state after the probe.
         """
-        wrapper = self._wrapper(tenant)
+        wrapper = self.active_wrapper(tenant)
         try:
             with self._guard(tenant, "monitor:check-key", None):
                 description = wrapper.describe_key()
@@ -374,8 +374,10 @@ class Vendor:
             )
             self.audit.record("tenant:key-available", tenant=tenant)
 
-    def _wrapper(self, tenant: str) -> KmsKeyWrapper:
-        """The tenant's KMS wrapper, from a short-lived (<= 1 s) cache of state and config.
+    def active_wrapper(self, tenant: str) -> KmsKeyWrapper:
+        """The KMS wrapper of the tenant's active configuration (no AWS call yet).
+
+        State and configuration come from a short-lived (<= 1 s) cache.
 
         The cache only saves database reads on the hot path: key access itself is decided by
         the TK cache and KMS. Another process's state change is seen within a second.
