@@ -17,25 +17,10 @@ import pytest
 
 from byok.store import BlobStore, FilesystemBlobStore, Store, TenantRepository
 from byok.store.s3 import MIN_PART_SIZE, S3BlobStore
-from support.databases import empty_tables, fresh_schema
+from support.databases import fresh_schema
 
-
-@pytest.fixture(scope="session")
-def postgres_session_url() -> Iterator[str]:
-    """One migrated schema for the whole session (tests empty it, see ``database_url``)."""
-    with fresh_schema() as url:
-        Store.open(url).close()
-        yield url
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A migrated database with no data: a new SQLite file, or the emptied PostgreSQL schema."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'meta' / 'byok.db'}"
-    url: str = request.getfixturevalue("postgres_session_url")
-    empty_tables(url)
-    return url
+# ``database_url`` (migrated, empty; SQLite and PostgreSQL) is the shared one in
+# tests/support/fixtures.py.
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

@@ -26,7 +26,7 @@ def postgres_session_url() -> Iterator[str]:
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'byok.db'}"
+        return f"sqlite:///{tmp_path / 'meta' / 'byok.db'}"
     url: str = request.getfixturevalue("postgres_session_url")
     empty_tables(url)
     return url
