@@ -64,7 +64,7 @@ def test_round_trip_every_api(size: int) -> None:
 def test_default_frame_size_and_fresh_salt_per_document() -> None:
     a = encrypt_bytes(b"same", TK, "doc-1")
     b = encrypt_bytes(b"same", TK, "doc-1")
-    assert fmt.parse_header(a).frame_size == fmt.DEFAULT_FRAME_SIZE == 1024 * 1024
+    assert fmt.parse_header(a).frame_size == fmt.DEFAULT_FRAME_SIZE == 256 * 1024
     assert fmt.parse_header(a).salt != fmt.parse_header(b).salt
     assert a != b
 
@@ -354,3 +354,38 @@ def test_streaming_memory_is_bounded_by_the_frame_size() -> None:
         tracemalloc.stop()
     assert sink.n == total
     assert peak < 256 * KB + 8 * frame  # input block + a few frames, not the 16 MiB
+
+
+def test_frame_count_limit_is_enforced_both_ways(monkeypatch: pytest.MonkeyPatch) -> None:
+    import byok.core.stream as stream
+
+    four_frames = enc(os.urandom(3 * KB + 1))
+    monkeypatch.setattr(stream, "MAX_FRAMES", 3)  # docs/FORMAT.md#limits, scaled down
+    with pytest.raises(InvalidInput) as err:
+        encrypt_bytes(os.urandom(3 * KB), TK, "doc-1", frame_size=KB)
+    assert err.value.field == "plaintext"
+    with pytest.raises(InvalidInput):
+        encrypt_stream(io.BytesIO(os.urandom(3 * KB)), io.BytesIO(), TK, "d", frame_size=KB)
+    assert decrypt_bytes(enc(os.urandom(2 * KB - 1)), TK, "doc-1")  # 2 frames: fine
+    with pytest.raises(IntegrityError):
+        decrypt_bytes(four_frames, TK, "doc-1")
+    with pytest.raises(IntegrityError):
+        decrypt_stream(io.BytesIO(four_frames), io.BytesIO(), TK, "doc-1")
+
+
+def test_misbehaving_sources_are_invalid_input() -> None:
+    class NonBlocking(io.RawIOBase):
+        def readable(self) -> bool:
+            return True
+
+        def readinto(self, buffer: object) -> None:  # type: ignore[override]
+            return None
+
+    class Greedy:
+        def read(self, size: int = -1, /) -> bytes:
+            return b"x" * (size + 1)
+
+    for source in (NonBlocking(), Greedy(), "text", [b"ok", 5]):
+        with pytest.raises(InvalidInput) as err:
+            encrypt_stream(source, io.BytesIO(), TK, "d")  # type: ignore[arg-type]
+        assert err.value.field == "source"

@@ -53,9 +53,10 @@ MIN_FRAME_SIZE = 1024
 MAX_FRAME_SIZE = 16 * 1024 * 1024
 MAX_FRAMES = 2**32
 # docs/FORMAT.md#frame-size: chosen by bench/envelope.py.
-DEFAULT_FRAME_SIZE = 1024 * 1024
+DEFAULT_FRAME_SIZE = 256 * 1024
 
 _FIXED = struct.Struct(">4sBBI")  # magic, version, algorithm, frame size
+_FIXED_AND_LENGTH = struct.Struct(">4sBBIH")  # ... and the tenant id's length
 _U16 = struct.Struct(">H")
 _TAIL_BYTES = SALT_BYTES + COMMITMENT_BYTES + TAG_BYTES
 MAX_HEADER_BYTES = _FIXED.size + 3 * (2 + MAX_ID_BYTES) + _TAIL_BYTES
@@ -81,11 +82,7 @@ def check_frame_size(frame_size: int) -> int:
     Raises:
         InvalidInput: (field ``frame_size``) not an int in 1024..16777216.
     """
-    if (
-        not isinstance(frame_size, int)
-        or isinstance(frame_size, bool)
-        or not MIN_FRAME_SIZE <= frame_size <= MAX_FRAME_SIZE
-    ):
+    if type(frame_size) is not int or not MIN_FRAME_SIZE <= frame_size <= MAX_FRAME_SIZE:
         raise InvalidInput(
             "frame_size", f"must be an integer in {MIN_FRAME_SIZE}..{MAX_FRAME_SIZE}"
         )
@@ -128,15 +125,19 @@ class Header(NamedTuple):
 
 
 def _lp_id(document_id: str) -> bytes:
-    raw = encode_id(document_id, "document_id")
+    """``lp16(document id)``; runs for every document, so the common case is inlined."""
+    if type(document_id) is str and document_id.isascii() and 0 < len(document_id) <= MAX_ID_BYTES:
+        raw = document_id.encode("ascii")
+    else:  # non-ASCII, empty, too long or not a str: the full check (and its InvalidInput)
+        raw = encode_id(document_id, "document_id")
     return _U16.pack(len(raw)) + raw
 
 
 def parse_header(data: bytes | bytearray | memoryview) -> Header:
     """Parse the header at the start of ``data``, checking every limit before using it.
 
-    Only the first :data:`MAX_HEADER_BYTES` bytes are looked at; the frames start at
-    ``header.size``.
+    Only the first :data:`MAX_HEADER_BYTES` bytes are looked at (so no length field can make
+    the parser read or allocate more); the frames start at ``header.size``.
 
     Returns:
         The parsed :class:`Header` (not authenticated yet: see :class:`DocumentCipher`).
@@ -145,33 +146,43 @@ def parse_header(data: bytes | bytearray | memoryview) -> Header:
         IntegrityError: not a v1 byok header, a limit exceeded, bad UTF-8 or short input.
     """
     buf = bytes(data[:MAX_HEADER_BYTES])
-    if len(buf) < _FIXED.size:
-        raise integrity_error()
-    magic, version, algorithm, frame_size = _FIXED.unpack_from(buf)
-    if magic != MAGIC or version != VERSION or algorithm != ALGORITHM:
-        raise integrity_error()
-    if not MIN_FRAME_SIZE <= frame_size <= MAX_FRAME_SIZE:
-        raise integrity_error()
-    pos = _FIXED.size
-    ids: list[str] = []
-    for _ in range(3):
-        if pos + 2 > len(buf):
+    try:  # struct.error: the input ends inside a fixed-size field
+        magic, version, algorithm, frame_size, n1 = _FIXED_AND_LENGTH.unpack_from(buf)
+        if (
+            magic != MAGIC
+            or version != VERSION
+            or algorithm != ALGORITHM
+            or not MIN_FRAME_SIZE <= frame_size <= MAX_FRAME_SIZE
+            or not 0 < n1 <= MAX_ID_BYTES  # docs/FORMAT.md#limits, before reading the id
+        ):
             raise integrity_error()
-        (length,) = _U16.unpack_from(buf, pos)
-        end = pos + 2 + length
-        if not 1 <= length <= MAX_ID_BYTES or end > len(buf):  # docs/FORMAT.md#limits
+        p1 = _FIXED_AND_LENGTH.size + n1
+        (n2,) = _U16.unpack_from(buf, p1)
+        if not 0 < n2 <= MAX_ID_BYTES:
             raise integrity_error()
-        try:
-            ids.append(buf[pos + 2 : end].decode("utf-8"))
-        except UnicodeDecodeError:
-            raise integrity_error() from None
-        pos = end
-    tag_at = pos + SALT_BYTES + COMMITMENT_BYTES
-    if tag_at + TAG_BYTES > len(buf):
-        raise integrity_error()
-    salt, commitment = buf[pos : pos + SALT_BYTES], buf[pos + SALT_BYTES : tag_at]
-    tag = buf[tag_at : tag_at + TAG_BYTES]
-    return Header(frame_size, ids[0], ids[1], ids[2], salt, commitment, tag, buf[:tag_at])
+        p2 = p1 + 2 + n2
+        (n3,) = _U16.unpack_from(buf, p2)
+        if not 0 < n3 <= MAX_ID_BYTES:
+            raise integrity_error()
+        p3 = p2 + 2 + n3
+        tag_at = p3 + SALT_BYTES + COMMITMENT_BYTES
+        if tag_at + TAG_BYTES > len(buf):
+            raise integrity_error()
+        tenant = buf[_FIXED_AND_LENGTH.size : p1].decode("utf-8")
+        document_id = buf[p1 + 2 : p2].decode("utf-8")
+        tk_id = buf[p2 + 2 : p3].decode("utf-8")
+    except (struct.error, UnicodeDecodeError):
+        raise integrity_error() from None
+    return Header(
+        frame_size,
+        tenant,
+        document_id,
+        tk_id,
+        buf[p3 : p3 + SALT_BYTES],
+        buf[p3 + SALT_BYTES : tag_at],
+        buf[tag_at : tag_at + TAG_BYTES],
+        buf[:tag_at],
+    )
 
 
 class DocumentCipher:
