@@ -17,6 +17,10 @@ pytest_plugins = ["byok.localaws.pytest_plugin", "support.fixtures"]
 
 _REAL_AWS_PROFILES = ("BYOK_AWS_CUSTOMER_PROFILE", "BYOK_AWS_VENDOR_PROFILE")
 _SAVED = {k: os.environ[k] for k in _REAL_AWS_PROFILES if k in os.environ}
+# The real-AWS suite reads the user's AWS files through BYOK_ names (docs/REAL-AWS.md).
+for _name in ("AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"):
+    if os.environ.get(_name):
+        os.environ.setdefault(f"BYOK_{_name}", os.environ[_name])
 for _name in list(os.environ):
     if _name.startswith("AWS_"):
         del os.environ[_name]
