@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from byok import __version__
-from byok.cli import customer, documents, lifecycle, local_aws, tenant, vendor_setup
+from byok.cli import customer, documents, lifecycle, local_aws, service, tenant, vendor_setup
 
 app = typer.Typer(
     name="byok",
@@ -40,6 +40,8 @@ app.add_typer(tenant.tenant_app, name="tenant")
 app.add_typer(documents.doc_app, name="doc")
 app.add_typer(documents.audit_app, name="audit")
 app.add_typer(customer.customer_app, name="customer")
+app.add_typer(service.token_app, name="token")
+app.command("serve")(service.serve_command)
 app.command("monitor")(documents.monitor_command)
 app.command("vendor-setup")(vendor_setup.vendor_setup_command)
 app.command("local-aws")(local_aws.local_aws_command)

@@ -1,0 +1,1 @@
+"""The API's routers: tenants (onboarding, tokens), documents, service (audit, probes)."""

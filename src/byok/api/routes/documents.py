@@ -1,0 +1,142 @@
+"""Document routes: streaming upload and download, head, list, delete.
+
+Uploads stream the raw request body into :meth:`Vendor.put_document` (never buffered
+whole); downloads stream verified plaintext frames. A download whose stored document fails
+its integrity check *after* the response started is cut off (the connection closes without
+the final chunk), so a client never mistakes a truncated body for a complete one
+(docs/FORMAT.md#streaming).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from typing import Annotated
+
+import anyio.to_thread
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi.responses import StreamingResponse
+
+from byok.api.auth import Action, requires
+from byok.api.models import TENANT_PATTERN, DocumentOut, DocumentPageOut
+from byok.api.problems import responses_for
+from byok.api.streams import RequestBodyReader
+from byok.errors import ByokError
+from byok.service.vendor import OpenDocument, Vendor
+from byok.store.documents import MAX_LIST_LIMIT, DocumentHead
+
+__all__ = ["DownloadAborted", "router"]
+
+_log = logging.getLogger(__name__)
+
+router = APIRouter(prefix="/v1/tenants/{tenant}/documents", tags=["documents"])
+TenantId = Annotated[str, Path(pattern=TENANT_PATTERN, description="The tenant id")]
+DocName = Annotated[str, Path(description="Document name (may contain '/'), URL-encoded")]
+_KEY = (401, 403, 404, 409, 422, 500, 503)
+_BINARY = {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}
+_HEADERS = {
+    "ETag": {"description": "The generation, quoted", "schema": {"type": "string"}},
+    "X-Byok-Generation": {"description": "The version's generation", "schema": {"type": "integer"}},
+}
+
+
+def _vendor(request: Request) -> Vendor:
+    vendor: Vendor = request.app.state.vendor
+    return vendor
+
+
+def _head_headers(head: DocumentHead) -> dict[str, str]:
+    return {
+        "ETag": f'"{head.generation}"',
+        "X-Byok-Generation": str(head.generation),
+        "X-Byok-Stored-Size": str(head.size),
+        "X-Byok-Stored-Sha256": head.sha256,
+        "Last-Modified": head.updated_at.strftime("%a, %d %b %Y %H:%M:%S GMT"),
+    }
+
+
+@router.get(
+    "", response_model=DocumentPageOut, responses=responses_for(401, 403, 404, 422, 500),
+    summary="List documents by name (writer, reader, tenant-admin)",
+    dependencies=[Depends(requires(Action.DOC_READ))],
+)  # fmt: skip
+def list_documents(
+    request: Request,
+    tenant: TenantId,
+    prefix: Annotated[str, Query(max_length=1024)] = "",
+    cursor: Annotated[str | None, Query(max_length=4096)] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIST_LIMIT)] = 100,
+) -> DocumentPageOut:
+    """One page in name order; pass ``next_cursor`` as ``cursor`` for the next page."""
+    page = _vendor(request).list_documents(tenant, prefix=prefix, cursor=cursor, limit=limit)
+    return DocumentPageOut(items=[DocumentOut.of(h) for h in page.items],
+                           next_cursor=page.next_cursor)  # fmt: skip
+
+
+@router.put(
+    "/{name:path}", response_model=DocumentOut, responses=responses_for(*_KEY, 413),
+    summary="Upload a document (streamed; writer, tenant-admin)",
+    openapi_extra={"requestBody": {"required": True, "content": _BINARY}},
+    dependencies=[Depends(requires(Action.DOC_WRITE))],
+)  # fmt: skip
+async def put_document(request: Request, tenant: TenantId, name: DocName) -> DocumentOut:
+    """Encrypt the raw request body under the tenant's key and store it as ``name``."""
+    body = RequestBodyReader(request.stream(), request.app.state.max_body_bytes)
+    head = await anyio.to_thread.run_sync(_vendor(request).put_document, tenant, name, body)
+    return DocumentOut.of(head)
+
+
+@router.get(
+    "/{name:path}", response_class=StreamingResponse,
+    responses={200: {"content": _BINARY, "description": "The plaintext, streamed",
+                     "headers": _HEADERS}, **responses_for(*_KEY)},
+    summary="Download a document (streamed; reader, writer, tenant-admin)",
+    dependencies=[Depends(requires(Action.DOC_READ))],
+)  # fmt: skip
+def get_document(request: Request, tenant: TenantId, name: DocName) -> StreamingResponse:
+    """Decrypt and stream ``name``; every frame is verified before it is sent."""
+    opened = _vendor(request).get_document(tenant, name)
+    return StreamingResponse(
+        _chunks(opened), media_type="application/octet-stream", headers=_head_headers(opened.head)
+    )
+
+
+class DownloadAborted(Exception):
+    """A download failed after its response started; the server drops the connection so
+    the client sees a broken stream, never a complete-looking body."""
+
+
+def _chunks(opened: OpenDocument) -> Iterator[bytes]:
+    try:
+        yield from opened.chunks
+    except ByokError as exc:
+        # No problem body can be sent any more (status 200 is out). Deliberately not a
+        # ByokError: no handler may try to answer; the connection is aborted instead.
+        _log.warning("download of %r aborted: %s", opened.head.name, type(exc).__name__)
+        raise DownloadAborted(f"{type(exc).__name__}: download aborted") from None
+    finally:
+        opened.close()
+
+
+@router.head(
+    "/{name:path}", response_class=Response,
+    responses={200: {"description": "The document exists", "headers": _HEADERS},
+               **responses_for(401, 403, 404, 422, 500)},
+    summary="A document's stored version (no key needed)",
+    dependencies=[Depends(requires(Action.DOC_READ))],
+)  # fmt: skip
+def head_document(request: Request, tenant: TenantId, name: DocName) -> Response:
+    """Headers only: generation, stored size and SHA-256, last modified."""
+    head = _vendor(request).head_document(tenant, name)
+    return Response(status_code=200, headers=_head_headers(head))
+
+
+@router.delete(
+    "/{name:path}", response_model=DocumentOut,
+    responses=responses_for(401, 403, 404, 409, 422, 500),
+    summary="Delete a document (writer, tenant-admin)",
+    dependencies=[Depends(requires(Action.DOC_WRITE))],
+)  # fmt: skip
+def delete_document(request: Request, tenant: TenantId, name: DocName) -> DocumentOut:
+    """The deleted version's description."""
+    return DocumentOut.of(_vendor(request).delete_document(tenant, name))

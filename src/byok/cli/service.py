@@ -1,0 +1,89 @@
+"""``byok serve`` (the REST API) and ``byok token`` (API tokens).
+
+Examples::
+
+    byok token create --role operator --label ops-console
+    byok token create --role writer --tenant acme --label acme-uploader
+    byok serve --port 8080
+    curl -H "Authorization: Bearer $TOKEN" http://127.0.0.1:8080/v1/tenants/acme
+"""
+
+from __future__ import annotations
+
+import typer
+from rich.table import Table
+
+from byok.api.app import DEFAULT_MAX_BODY_BYTES
+from byok.api.server import serve
+from byok.cli.output import JSON_OPTION, console, emit_json, reports_errors
+from byok.service.runtime import open_vendor
+from byok.store.tokens import TokenRepository
+
+__all__ = ["serve_command", "token_app"]
+
+token_app = typer.Typer(
+    help="Vendor side: API tokens (stored hashed; each scoped to one tenant and a role).",
+    no_args_is_help=True,
+)
+
+
+@reports_errors
+def serve_command(
+    host: str = typer.Option("127.0.0.1", help="Address to bind (put TLS in front of it)."),
+    port: int = typer.Option(8080, help="TCP port."),
+    monitor: bool = typer.Option(True, help="Run the key monitor in this process."),
+    max_body_bytes: int = typer.Option(DEFAULT_MAX_BODY_BYTES, help="Largest upload (413)."),
+) -> None:
+    """Serve the REST API (OpenAPI at /docs and /openapi.json) on the embedded defaults.
+
+    Tokens: `byok token create`. Health: /healthz, /readyz. Metrics: /metrics.
+    """
+    serve(host, port, monitor=monitor, max_body_bytes=max_body_bytes)
+
+
+@token_app.command("create")
+@reports_errors
+def create(
+    role: str = typer.Option(..., help="operator (vendor-wide), tenant-admin, writer or reader."),
+    tenant: str = typer.Option(None, help="The tenant (every role but operator)."),
+    label: str = typer.Option("", help="What the token is for (shown in listings)."),
+    json_output: bool = JSON_OPTION,
+) -> None:
+    """Mint a token. It is printed once and stored only as its SHA-256."""
+    minted = TokenRepository(open_vendor(actor="cli").store).mint(role, tenant=tenant, label=label)
+    if json_output:
+        emit_json({"token": minted.token, "token_id": minted.grant.token_id,
+                   "role": str(minted.grant.role), "tenant": minted.grant.tenant})  # fmt: skip
+        return
+    console.print(f"token id {minted.grant.token_id} ({minted.grant.role}, "
+                  f"tenant {minted.grant.tenant or '*'})")  # fmt: skip
+    console.print("Token (shown once, store it now):")
+    typer.echo(minted.token)
+
+
+@token_app.command("list")
+@reports_errors
+def list_tokens(
+    tenant: str = typer.Option(None, help="Only this tenant's tokens."),
+    json_output: bool = JSON_OPTION,
+) -> None:
+    """List tokens (ids, roles, tenants; never the tokens themselves)."""
+    grants = TokenRepository(open_vendor(actor="cli").store).list(tenant=tenant)
+    if json_output:
+        emit_json([{"token_id": g.token_id, "role": str(g.role), "tenant": g.tenant,
+                    "label": g.label, "revoked": g.revoked} for g in grants])  # fmt: skip
+        return
+    table = Table("token id", "role", "tenant", "label", "revoked")
+    for g in grants:
+        table.add_row(g.token_id, str(g.role), g.tenant or "*", g.label, str(g.revoked))
+    console.print(table)
+
+
+@token_app.command("revoke")
+@reports_errors
+def revoke(
+    token_id: str = typer.Argument(..., help="The token id (from `byok token list`)."),
+) -> None:
+    """Revoke a token; it stops working at once."""
+    TokenRepository(open_vendor(actor="cli").store).revoke(token_id)
+    console.print(f"Revoked {token_id}.")
