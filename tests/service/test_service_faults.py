@@ -52,3 +52,21 @@ def test_kms_fault_fails_the_write_cleanly_and_recovers(
     vendor.put_document("acme", "new", b"payload")
     assert vendor.get_document("acme", "new").read_all() == b"payload"
     assert vendor.get_document("acme", "existing").read_all() == b"kept"
+
+
+@pytest.mark.localaws
+def test_call_counter_counts_failed_calls_and_the_cache_counts_hits(
+    active: World, local_aws: Any
+) -> None:
+    vendor = active.vendor
+    hits = vendor.cache.hits
+    assert vendor.get_document("acme", "existing").read_all() == b"kept"
+    assert vendor.cache.hits > hits  # served from the tenant-key cache
+    vendor.envelope.purge_tenant("acme")
+    misses = vendor.cache.misses
+    before = vendor.factory.counter.errors().get("kms:Decrypt", 0)
+    local_aws.set_fault(service="kms", kind="throttle", rate=1.0)
+    with pytest.raises(KmsThrottled):
+        vendor.get_document("acme", "existing")
+    assert vendor.cache.misses > misses
+    assert vendor.factory.counter.errors().get("kms:Decrypt", 0) == before + 1

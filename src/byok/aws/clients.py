@@ -94,11 +94,21 @@ class CallCounter:
         self._lock = threading.Lock()
         self._calls: Counter[str] = Counter()
         self._attempts: Counter[str] = Counter()
+        self._errors: Counter[str] = Counter()
 
     def attach(self, client: Any) -> None:
         """Register the counting hooks on one botocore client."""
         client.meta.events.register("before-call", self._on_call)
         client.meta.events.register("before-send", self._on_attempt)
+        client.meta.events.register("after-call", self._on_result)
+        client.meta.events.register("after-call-error", self._on_failure)
+
+    def _on_result(self, event_name: str, http_response: Any = None, **_: Any) -> None:
+        if http_response is not None and getattr(http_response, "status_code", 200) >= 300:
+            self._bump(self._errors, event_name)
+
+    def _on_failure(self, event_name: str, **_: Any) -> None:
+        self._bump(self._errors, event_name)  # no answer at all (connection reset, timeout)
 
     def _on_call(self, event_name: str, **_: Any) -> None:
         self._bump(self._calls, event_name)
@@ -123,11 +133,17 @@ class CallCounter:
         with self._lock:
             return dict(self._attempts)
 
+    def errors(self) -> dict[str, int]:
+        """API calls per operation that ended in an error answer or no answer."""
+        with self._lock:
+            return dict(self._errors)
+
     def reset(self) -> None:
         """Set every count back to zero."""
         with self._lock:
             self._calls.clear()
             self._attempts.clear()
+            self._errors.clear()
 
 
 class _FixedProvider(CredentialProvider):

@@ -69,6 +69,9 @@ class TenantKeyCache:
         self._clock = clock
         self._lock = threading.Lock()
         self._entries: OrderedDict[tuple[str, str, str], tuple[float, TenantKey]] = OrderedDict()
+        #: Lookups answered from the cache / not (absent or expired), for metrics.
+        self.hits = 0
+        self.misses = 0
 
     @property
     def ttl_s(self) -> float:
@@ -82,11 +85,14 @@ class TenantKeyCache:
         with self._lock:
             entry = self._entries.get(key)
             if entry is None:
+                self.misses += 1
                 return None
             if now >= entry[0]:
                 del self._entries[key]
+                self.misses += 1
                 return None
             self._entries.move_to_end(key)
+            self.hits += 1
             return entry[1]
 
     def put(self, key_arn: str, tenant_key: TenantKey) -> None:
