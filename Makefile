@@ -38,7 +38,8 @@ typecheck: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/envelope.py
 	$(BIN)/python bench/store.py
-	@for b in bench/migrate.py bench/api.py; do [ -f $$b ] && $(BIN)/python $$b || true; done
+	$(BIN)/python bench/migrate.py
+	$(BIN)/python bench/api.py
 	@echo "figures: bench/results.json"
 
 local-aws: $(STAMP)
