@@ -21,6 +21,8 @@ def test_demo_runs_end_to_end_and_checks_what_it_claims() -> None:
     assert "DEMO FAILED" not in text
     for claim in (
         "every check passed",
+        "PUT and GET byte-exact",
+        "cannot reach another tenant",
         "a second run changes nothing",
         "KEY_UNAVAILABLE",
         "documents read under the new key only",

@@ -7,6 +7,11 @@ in the server (one process sweeps at a time: it holds the ``key-monitor`` lease)
 
 from __future__ import annotations
 
+import socket
+import threading
+import time
+from typing import Any
+
 import uvicorn
 
 from byok.api.app import DEFAULT_MAX_BODY_BYTES, create_app
@@ -14,7 +19,7 @@ from byok.service.monitor import KeyMonitor
 from byok.service.runtime import open_vendor
 from byok.settings import Settings
 
-__all__ = ["serve"]
+__all__ = ["BackgroundServer", "serve"]
 
 
 def serve(
@@ -50,3 +55,34 @@ def serve(
         uvicorn.run(app, host=host, port=port, log_level=log_level)
     finally:
         vendor.store.close()
+
+
+class BackgroundServer:
+    """The API served by uvicorn in a daemon thread on 127.0.0.1 and a free port (demo, tests).
+
+    Use as a context manager; :attr:`url` is ``http://127.0.0.1:<port>``.
+    """
+
+    def __init__(self, app: Any, *, host: str = "127.0.0.1") -> None:
+        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._socket.bind((host, 0))
+        self.url = f"http://{host}:{self._socket.getsockname()[1]}"
+        config = uvicorn.Config(app, log_level="critical", lifespan="off")
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [self._socket]}, daemon=True
+        )
+
+    def __enter__(self) -> BackgroundServer:
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not self._server.started:
+            if time.monotonic() > deadline or not self._thread.is_alive():
+                raise RuntimeError("the API server did not start")
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=10)
+        self._socket.close()

@@ -7,7 +7,6 @@ what it expects; the demo exits 1 the moment reality differs.
 
 from __future__ import annotations
 
-import io
 import logging
 import os
 import tempfile
@@ -16,6 +15,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpx
+
+from byok.api.app import create_app
+from byok.api.server import BackgroundServer
 from byok.aws.clients import AwsSettings, ClientFactory, StaticCredentials
 from byok.core.policy.templates import CustomerSetup, VendorIdentity
 from byok.demo.customer import Customer
@@ -30,6 +33,7 @@ from byok.service.vendor import Vendor
 from byok.settings import Settings
 from byok.store.blobs import FilesystemBlobStore
 from byok.store.database import Store
+from byok.store.tokens import TokenRepository
 
 __all__ = ["run_demo"]
 
@@ -48,6 +52,7 @@ class Stage:
     home: Path
     vendor: Vendor
     identity: VendorIdentity
+    api_url: str = ""
     documents: dict[str, bytes] = field(default_factory=dict)
 
 
@@ -59,11 +64,14 @@ def run_demo(narrator: Narrator | None = None) -> int:
         say.console.print(f"[bold]byok demo[/]: local AWS at {server.endpoint_url}, data in {home}")
         try:
             stage = _vendor_setup(say, server.endpoint_url, Path(home))
-            acme = _option_b(say, stage)
-            _option_a(say, stage)
-            _migrate(say, stage, acme)
-            _export(say, stage)
-            _audit(say, stage)
+            with BackgroundServer(create_app(stage.vendor)) as api:
+                stage.api_url = api.url
+                say.say(f"vendor REST API serving at {api.url} (`byok serve`)")
+                acme = _option_b(say, stage)
+                _option_a(say, stage)
+                _migrate(say, stage, acme)
+                _export(say, stage)
+                _audit(say, stage)
             stage.vendor.store.close()
         except DemoFailed as failed:
             say.console.print(f"[bold red]DEMO FAILED:[/] {failed}")
@@ -151,16 +159,23 @@ def _onboard(say: Narrator, vendor: Vendor, tenant: str, handover: dict[str, str
 
 
 def _documents(say: Narrator, stage: Stage, tenant: str) -> None:
-    with say.step(f"store and read {tenant}'s documents (envelope-encrypted)", "vendor"):
+    with say.step(f"{tenant}'s documents in and out through the REST API", "vendor"):
         vendor = stage.vendor
+        token = TokenRepository(vendor.store).mint("writer", tenant=tenant, label="demo").token
+        say.say(f"writer token for {tenant} minted (`byok token create`), stored only hashed")
         before = vendor.factory.counts()
         bodies = {f"contracts/{i:03}.txt": os.urandom(4096) for i in range(50)}
         bodies["reports/annual.pdf"] = os.urandom(5 * 1024 * 1024)
-        for name, body in bodies.items():
-            vendor.put_document(tenant, name, io.BytesIO(body))
-            stage.documents[f"{tenant}/{name}"] = body
-        same = all(vendor.get_document(tenant, n).read_all() == b for n, b in bodies.items())
-        say.expect(same, f"{len(bodies)} documents (4 KiB to 5 MiB) read back byte-exact")
+        headers = {"Authorization": f"Bearer {token}"}
+        with httpx.Client(base_url=f"{stage.api_url}/v1/tenants/{tenant}/documents/",
+                          headers=headers, timeout=30) as api:  # fmt: skip
+            for name, body in bodies.items():
+                api.put(name, content=body).raise_for_status()
+                stage.documents[f"{tenant}/{name}"] = body
+            same = all(api.get(n).content == b for n, b in bodies.items())
+            say.expect(same, f"{len(bodies)} documents (4 KiB to 5 MiB) PUT and GET byte-exact")
+            other = api.get(f"{stage.api_url}/v1/tenants/someone-else/documents/x")
+            say.expect(other.status_code == 404, "the token cannot reach another tenant (404)")
         calls = {k: v - before.get(k, 0) for k, v in vendor.factory.counts().items()
                  if v - before.get(k, 0)}  # fmt: skip
         say.say(f"AWS calls for {2 * len(bodies)} document operations: {calls}")
