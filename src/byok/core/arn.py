@@ -18,6 +18,7 @@ __all__ = [
     "parse_account_id",
     "parse_key_arn",
     "parse_role_arn",
+    "validate_role_name",
 ]
 
 _PARTITIONS = ("aws", "aws-cn", "aws-us-gov")
@@ -74,6 +75,21 @@ class RoleArn:
 
     def __str__(self) -> str:
         return self.arn
+
+
+def validate_role_name(value: object, *, field: str = "role_name") -> str:
+    """Return ``value`` if it is an IAM role name (1-64 of ``[\\w+=,.@-]``, no path).
+
+    Raises:
+        InvalidInput: naming ``field`` when it is not.
+    """
+    if not isinstance(value, str) or not _ROLE_NAME_RE.fullmatch(value):
+        raise InvalidInput(
+            field,
+            f"{_shown(value)} is not an IAM role name",
+            fix="Give the role's name only (not its ARN): 1-64 letters, digits or _+=,.@-.",
+        )
+    return value
 
 
 def parse_account_id(value: object, *, field: str = "account_id") -> str:

@@ -17,7 +17,13 @@ import re
 from dataclasses import dataclass, field
 from typing import Final
 
-from byok.core.arn import KeyArn, parse_account_id, parse_key_arn, parse_role_arn
+from byok.core.arn import (
+    KeyArn,
+    parse_account_id,
+    parse_key_arn,
+    parse_role_arn,
+    validate_role_name,
+)
 from byok.core.tenant_config import (
     MODES,
     AccessMode,
@@ -38,7 +44,6 @@ __all__ = [
 DEFAULT_REGION: Final = "us-east-1"
 
 # IAM role names: 1-64 of [\w+=,.@-] (ASCII word characters).
-_ROLE_NAME_RE = re.compile(r"[\w+=,.@-]{1,64}", re.ASCII)
 # KMS alias names: alias/ + letters, digits, '/', '_', '-'; alias/aws/ is reserved for AWS.
 _ALIAS_RE = re.compile(r"alias/[A-Za-z0-9/_-]{1,250}")
 _USER_ARN_RE = re.compile(r"arn:(aws|aws-cn|aws-us-gov):iam::([0-9]{12}):user(/[\x21-\x7e]*)")
@@ -58,21 +63,6 @@ def partition_of_region(region: str) -> str:
     if region.startswith("us-gov-"):
         return "aws-us-gov"
     return "aws"
-
-
-def validate_role_name(value: object, *, field: str) -> str:
-    """Return ``value`` if it is an IAM role name (1-64 of ``[\\w+=,.@-]``, no path).
-
-    Raises:
-        InvalidInput: naming ``field`` when it is not.
-    """
-    if not isinstance(value, str) or not _ROLE_NAME_RE.fullmatch(value):
-        raise InvalidInput(
-            field,
-            f"{value!r:.80} is not an IAM role name",
-            fix="Give the role's name only (not its ARN): 1-64 letters, digits or _+=,.@-.",
-        )
-    return value
 
 
 def validate_admin_arn(value: object, *, account: str, field: str = "admins") -> str:
