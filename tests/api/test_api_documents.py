@@ -157,3 +157,17 @@ def test_revoked_key_is_503_with_the_customer_fix_and_recovers(api: ApiWorld) ->
     customer.kms().enable_key(KeyId=customer.key_arn)
     back = api.client.get("/v1/tenants/umbrella/documents/a", headers=writer)
     assert back.status_code == 200 and back.content == b"x"
+
+
+def test_audit_events_name_the_token_that_acted(api: ApiWorld) -> None:
+    from byok.store.tokens import token_id_of
+
+    token = api.tokens[("acme", "writer")]
+    put = api.client.put("/v1/tenants/acme/documents/who.txt", content=b"x",
+                         headers=api.auth(token))  # fmt: skip
+    assert put.status_code == 200, put.text
+    events = [
+        item.event for item in api.vendor.audit.events("acme")
+        if item.event.operation == "document:put" and item.event.document == "who.txt"
+    ]  # fmt: skip
+    assert [e.actor for e in events] == [f"token:{token_id_of(token)}"]

@@ -19,7 +19,7 @@ from typing import Any
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from byok.api.auth import Authenticator
+from byok.api.auth import AuditActorMiddleware, Authenticator
 from byok.api.metrics import ApiMetrics, MetricsMiddleware
 from byok.api.problems import (
     BodyTooLarge,
@@ -85,6 +85,7 @@ def create_app(
         app.include_router(module.router)
     app.add_middleware(BodyLimitMiddleware, documents=max_body_bytes, other=max_json_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
+    app.add_middleware(AuditActorMiddleware)
     _document_problems(app)
     return app
 

@@ -27,11 +27,21 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from byok.errors import NotFound
-from byok.store.tokens import Role, TokenGrant, TokenRepository
+from byok.service.audit import acting_as
+from byok.store.tokens import Role, TokenGrant, TokenRepository, token_id_of
 
-__all__ = ["ROLE_ACTIONS", "Action", "Authenticator", "authorize", "not_yours", "requires"]
+__all__ = [
+    "ROLE_ACTIONS",
+    "Action",
+    "AuditActorMiddleware",
+    "Authenticator",
+    "authorize",
+    "not_yours",
+    "requires",
+]
 
 
 class Action(enum.StrEnum):
@@ -203,3 +213,27 @@ def requires(action: Action) -> Callable[..., TokenGrant]:
         return authorize(request, action, params.get("tenant"), params.get("name"))
 
     return dependency
+
+
+class AuditActorMiddleware:
+    """Attribute the audit events of a request to its token: ``token:<token id>``.
+
+    The id is read from the bearer token's public part before authentication; that is safe
+    because a request whose token does not authenticate is refused before byok acts, so no
+    event is recorded under an unproven id.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        token_id = None
+        if scope["type"] == "http":
+            for name, value in scope.get("headers", ()):
+                if name == b"authorization" and value[:7].lower() == b"bearer ":
+                    token_id = token_id_of(value[7:].decode("latin-1").strip())
+        if token_id is None:
+            await self.app(scope, receive, send)
+            return
+        with acting_as(f"token:{token_id}"):
+            await self.app(scope, receive, send)

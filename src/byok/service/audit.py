@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import IO, Any
@@ -22,9 +24,23 @@ from byok.core.context import tenant_key_context
 from byok.core.envelope import KeyEvent
 from byok.store.audit import AuditLog, ChainedEvent
 
-__all__ = ["AuditTrail", "ExportSummary"]
+__all__ = ["AuditTrail", "ExportSummary", "acting_as"]
 
 Clock = Callable[[], datetime]
+
+# Who acts in the current request or task (e.g. ``token:<id>`` set by the API); falls back to
+# the trail's own actor. A ContextVar, so concurrent requests never see each other's actor.
+_ACTOR: ContextVar[str | None] = ContextVar("byok_audit_actor", default=None)
+
+
+@contextmanager
+def acting_as(actor: str) -> Iterator[None]:
+    """Attribute every audit event recorded inside the block to ``actor``."""
+    reset = _ACTOR.set(actor)
+    try:
+        yield
+    finally:
+        _ACTOR.reset(reset)
 
 
 def _utc_now() -> datetime:
@@ -77,7 +93,7 @@ class AuditTrail:
                 an action byok cannot audit is an action byok does not take).
         """
         event = AuditEvent(
-            seq=0, time=self._clock(), actor=actor or self.actor, tenant=tenant,
+            seq=0, time=self._clock(), actor=actor or _ACTOR.get() or self.actor, tenant=tenant,
             operation=operation, outcome=outcome, document=document, tk_id=tk_id,
             kms_request_id=kms_request_id, bytes=size, detail=dict(detail or {}),
         )  # fmt: skip

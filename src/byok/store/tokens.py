@@ -50,6 +50,7 @@ __all__ = [
     "TokenRepository",
     "hash_token",
     "mint_token",
+    "token_id_of",
 ]
 
 TOKEN_PREFIX = "byok_"  # noqa: S105 - the public prefix, not a secret
@@ -119,8 +120,8 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-def _split(token: str) -> str | None:
-    """The token id of a well-formed token, else None."""
+def token_id_of(token: str) -> str | None:
+    """The public token id of a well-formed token, else None (nothing is authenticated)."""
     if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
         return None
     token_id, sep, secret = token[len(TOKEN_PREFIX) :].partition("_")
@@ -178,7 +179,7 @@ class TokenRepository:
         Raises:
             StorageError: the database cannot be read.
         """
-        token_id = _split(token)
+        token_id = token_id_of(token)
         if token_id is None:
             return None
         with self.store.read() as session:
