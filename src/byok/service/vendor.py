@@ -13,11 +13,11 @@ tenant to ``ACTIVE``: no operator action is needed.
 
 from __future__ import annotations
 
+import itertools
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from byok.aws.access import KeyAccessProvider
 from byok.aws.clients import ClientFactory
@@ -37,6 +37,7 @@ from byok.errors import (
     StateError,
 )
 from byok.service.audit import AuditTrail
+from byok.service.documents import OpenDocument
 from byok.service.key_routing import KeyRouting
 from byok.service.keystore import EnvelopeKeyStore
 from byok.service.verification import VerificationReport, verify_configuration
@@ -49,7 +50,7 @@ from byok.store.schema import TenantState
 from byok.store.tenant_keys import SqlTenantKeyStore
 from byok.store.tenants import StoredKeyConfig, Tenant, TenantRepository
 
-__all__ = ["OpenDocument", "Vendor"]
+__all__ = ["Vendor"]
 
 _SERVING = (TenantState.ACTIVE, TenantState.KEY_UNAVAILABLE)
 
@@ -61,32 +62,6 @@ class _Serving:
     expires: float
     state: TenantState
     config: StoredKeyConfig | None
-
-
-class OpenDocument:
-    """A document being read: its head and an iterator of verified plaintext chunks."""
-
-    def __init__(self, head: DocumentHead, chunks: Iterator[bytes], close: Callable[[], None]):
-        self.head = head
-        self.chunks = chunks
-        self._close = close
-
-    def read_all(self) -> bytes:
-        """Read and return the whole plaintext (small documents), then close."""
-        try:
-            return b"".join(self.chunks)
-        finally:
-            self.close()
-
-    def close(self) -> None:
-        """Release the stored ciphertext stream."""
-        self._close()
-
-    def __enter__(self) -> OpenDocument:
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.close()
 
 
 class Vendor:
@@ -248,7 +223,7 @@ class Vendor:
             chunks = self.envelope.iter_encrypt(tenant, wrapper, name, source)
             header = next(chunks)
             tk_id = parse_header(header).tk_id
-            head = self.documents.put(tenant, name, _prepend(header, chunks), tk_id=tk_id)
+            head = self.documents.put(tenant, name, itertools.chain((header,), chunks), tk_id=tk_id)
         self.audit.record("document:put", tenant=tenant, document=name, tk_id=tk_id, size=head.size)
         return head
 
@@ -414,16 +389,6 @@ class Vendor:
                 fix="Submit one with `byok tenant configure`.",
             )  # fmt: skip
         return configs[-1]
-
-
-def utc_now() -> datetime:
-    """Timezone-aware now (UTC)."""
-    return datetime.now(UTC)
-
-
-def _prepend(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
-    yield first
-    yield from rest
 
 
 def _state_error(state: str, tenant: str) -> CustomerAccessError:

@@ -22,7 +22,8 @@ from byok.api.models import TENANT_PATTERN, DocumentOut, DocumentPageOut
 from byok.api.problems import responses_for
 from byok.api.streams import RequestBodyReader
 from byok.errors import ByokError
-from byok.service.vendor import OpenDocument, Vendor
+from byok.service.documents import OpenDocument
+from byok.service.vendor import Vendor
 from byok.store.documents import MAX_LIST_LIMIT, DocumentHead
 
 __all__ = ["DownloadAborted", "router"]
