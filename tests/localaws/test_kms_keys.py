@@ -258,3 +258,10 @@ def test_same_account_only_operations_refuse_other_accounts_keys(
         assert code_of(exc) == "NotFoundException"
     owner = local_aws.client("kms", customer)
     assert owner.describe_key(KeyId=key_arn)["KeyMetadata"]["KeyState"] == "Enabled"
+
+
+def test_describe_key_reports_the_default_key_usage(local_aws: LocalAws) -> None:
+    """AWS always reports KeyUsage (default ENCRYPT_DECRYPT); moto alone omits it."""
+    kms = local_aws.client("kms", local_aws.new_account())
+    arn = kms.create_key(Description="no usage given")["KeyMetadata"]["Arn"]
+    assert kms.describe_key(KeyId=arn)["KeyMetadata"]["KeyUsage"] == "ENCRYPT_DECRYPT"

@@ -149,6 +149,10 @@ class KmsFidelity:
             arn = f"arn:aws:kms:{call.region}:{caller.account}:key/new-key"
             self._check_new_policy(caller, params, arn)
         self._faults.inject("kms", "CreateKey", caller.account)
+        # AWS defaults KeyUsage to ENCRYPT_DECRYPT and always reports it; moto 5.2.5 omits it
+        # from KeyMetadata unless the request named it (docs/local-aws.md).
+        if params.get("KeySpec", "SYMMETRIC_DEFAULT") == "SYMMETRIC_DEFAULT":
+            params.setdefault("KeyUsage", "ENCRYPT_DECRYPT")
         response = self._forward(call, params, caller.account, call.region)
         metadata = (response.json() or {}).get("KeyMetadata") if response.status == 200 else None
         if metadata:
