@@ -21,6 +21,7 @@ demo: $(STAMP)
 ## make test: set up (venv, packages, PostgreSQL test database) and run lint, types and tests.
 test: $(STAMP) postgres
 	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
 	BYOK_TEST_POSTGRES_URL="$$(scripts/ensure-postgres.sh)" $(BIN)/pytest $(PYTEST_ARGS)
 

@@ -41,10 +41,15 @@ class Vendor:
 def make_vendor(local_aws: Any) -> Vendor:
     """A vendor account with both roles, each allowed to assume roles and use any key."""
     vendor = Vendor(local_aws.new_account())
-    trust = {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{vendor.account}:root"},
-             "Action": "sts:AssumeRole"}
-    rights = doc({"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"},
-                 {"Effect": "Allow", "Action": "kms:*", "Resource": "*"})
+    trust = {
+        "Effect": "Allow",
+        "Principal": {"AWS": f"arn:aws:iam::{vendor.account}:root"},
+        "Action": "sts:AssumeRole",
+    }
+    rights = doc(
+        {"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"},
+        {"Effect": "Allow", "Action": "kms:*", "Resource": "*"},
+    )
     for name in (FACING_ROLE, STORAGE_ROLE):
         local_aws.make_role(vendor.account, name, doc(trust), {"vendor-rights": rights})
     return vendor
@@ -52,34 +57,47 @@ def make_vendor(local_aws: Any) -> Vendor:
 
 def customer_aws(local_aws: Any, account: str) -> CustomerAws:
     """The customer's toolkit access: the account's root user, through the factory."""
-    return CustomerAws.connect(endpoint_url=local_aws.endpoint_url,
-                               credentials=StaticCredentials(f"ROOT{account}", "secret"))
+    return CustomerAws.connect(
+        endpoint_url=local_aws.endpoint_url,
+        credentials=StaticCredentials(f"ROOT{account}", "secret"),
+    )
 
 
 def setup_for(account: str, mode: str, **kw: Any) -> CustomerSetup:
     if mode == "assume-role":
         kw.setdefault("external_id", EXTERNAL_ID)
-    return CustomerSetup(tenant=kw.pop("tenant", "acme"), mode=mode,  # type: ignore[arg-type]
-                         customer_account=account, **kw)
+    return CustomerSetup(
+        tenant=kw.pop("tenant", "acme"),
+        mode=mode,  # type: ignore[arg-type]
+        customer_account=account,
+        **kw,
+    )
 
 
-def vendor_kms(local_aws: Any, vendor: Vendor, handover: Mapping[str, Any],
-               *, external_id: str | None = None) -> Any:
+def vendor_kms(
+    local_aws: Any, vendor: Vendor, handover: Mapping[str, Any], *, external_id: str | None = None
+) -> Any:
     """A KMS client as the vendor reaches the customer's key (A: direct; B: chained)."""
     if handover["mode"] == "direct":
-        creds = local_aws.assume(vendor.account, vendor.role_arn(FACING_ROLE),
-                                 session_name="byok-vendor")
+        creds = local_aws.assume(
+            vendor.account, vendor.role_arn(FACING_ROLE), session_name="byok-vendor"
+        )
     else:
-        hop = local_aws.assume(vendor.account, vendor.role_arn(STORAGE_ROLE),
-                               session_name="byok-service")
-        creds = local_aws.assume(hop, handover["client_role_arn"],
-                                 external_id=external_id or handover["external_id"],
-                                 session_name=f"byok-{handover['tenant']}")
+        hop = local_aws.assume(
+            vendor.account, vendor.role_arn(STORAGE_ROLE), session_name="byok-service"
+        )
+        creds = local_aws.assume(
+            hop,
+            handover["client_role_arn"],
+            external_id=external_id or handover["external_id"],
+            session_name=f"byok-{handover['tenant']}",
+        )
     return local_aws.client("kms", creds, handover["region"])
 
 
-def vendor_round_trip(local_aws: Any, vendor: Vendor, handover: Mapping[str, Any],
-                      tenant: str | None = None) -> bytes:
+def vendor_round_trip(
+    local_aws: Any, vendor: Vendor, handover: Mapping[str, Any], tenant: str | None = None
+) -> bytes:
     """GenerateDataKey then Decrypt with the tenant's encryption context, as the vendor.
 
     Returns:
@@ -87,26 +105,41 @@ def vendor_round_trip(local_aws: Any, vendor: Vendor, handover: Mapping[str, Any
     """
     kms = vendor_kms(local_aws, vendor, handover)
     context = {"byok:tenant": tenant or handover["tenant"], "byok:tk": "tk-1"}
-    made = kms.generate_data_key(KeyId=handover["key_arn"], KeySpec="AES_256",
-                                 EncryptionContext=context)
-    back = kms.decrypt(CiphertextBlob=made["CiphertextBlob"], EncryptionContext=context,
-                       KeyId=handover["key_arn"])
+    made = kms.generate_data_key(
+        KeyId=handover["key_arn"], KeySpec="AES_256", EncryptionContext=context
+    )
+    back = kms.decrypt(
+        CiphertextBlob=made["CiphertextBlob"], EncryptionContext=context, KeyId=handover["key_arn"]
+    )
     assert back["Plaintext"] == made["Plaintext"]
     return bytes(made["Plaintext"])
 
 
-def start_trail(local_aws: Any, account: str, *, region: str = "us-east-1",
-                read_write: str | None = None, logging: bool = True) -> str:
+def start_trail(
+    local_aws: Any,
+    account: str,
+    *,
+    region: str = "us-east-1",
+    read_write: str | None = None,
+    logging: bool = True,
+) -> str:
     """A multi-Region trail in ``account`` (logging unless told otherwise); its name."""
     bucket = f"trail-{account}-{region}"
     local_aws.client("s3", account, region).create_bucket(
-        Bucket=bucket, **({} if region == "us-east-1" else {
-            "CreateBucketConfiguration": {"LocationConstraint": region}}))
+        Bucket=bucket,
+        **(
+            {}
+            if region == "us-east-1"
+            else {"CreateBucketConfiguration": {"LocationConstraint": region}}
+        ),
+    )
     trail = local_aws.client("cloudtrail", account, region)
     trail.create_trail(Name="org-trail", S3BucketName=bucket, IsMultiRegionTrail=True)
     if read_write is not None:
-        trail.put_event_selectors(TrailName="org-trail", EventSelectors=[
-            {"ReadWriteType": read_write, "IncludeManagementEvents": True}])
+        trail.put_event_selectors(
+            TrailName="org-trail",
+            EventSelectors=[{"ReadWriteType": read_write, "IncludeManagementEvents": True}],
+        )
     if logging:
         trail.start_logging(Name="org-trail")
     return "org-trail"

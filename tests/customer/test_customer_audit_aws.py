@@ -45,9 +45,13 @@ def configured(local_aws: Any, vendor: Vendor, account: str, aws: CustomerAws) -
         result = run_setup(aws, vendor.identity, setup_for(account, mode, **kw))
 
         def audit(**overrides: Any) -> CustomerAuditResult:
-            given: dict[str, Any] = {"tenant": "acme", "mode": mode, "key_arn": result.key_arn,
-                     "client_role_arn": result.client_role_arn,
-                     "external_id": result.handover.get("external_id")} | overrides
+            given: dict[str, Any] = {
+                "tenant": "acme",
+                "mode": mode,
+                "key_arn": result.key_arn,
+                "client_role_arn": result.client_role_arn,
+                "external_id": result.handover.get("external_id"),
+            } | overrides
             return run_audit(aws, vendor.identity, **given)
 
         return result, audit
@@ -69,8 +73,9 @@ def _key_policy(local_aws: Any, account: str, key_arn: str) -> dict[str, Any]:
 
 
 def _put_key_policy(local_aws: Any, account: str, key_arn: str, policy: Any) -> None:
-    local_aws.client("kms", account).put_key_policy(KeyId=key_arn, PolicyName="default",
-                                                    Policy=json.dumps(policy))
+    local_aws.client("kms", account).put_key_policy(
+        KeyId=key_arn, PolicyName="default", Policy=json.dumps(policy)
+    )
 
 
 @pytest.mark.parametrize("mode", ["direct", "assume-role"])
@@ -97,10 +102,14 @@ def test_trust_policy_without_the_external_id_condition(
     local_aws: Any, vendor: Vendor, account: str, configured: Configure
 ) -> None:
     setup, audit = configured("assume-role")
-    loose = {"Effect": "Allow", "Principal": {"AWS": vendor.role_arn(STORAGE_ROLE)},
-             "Action": "sts:AssumeRole"}
+    loose = {
+        "Effect": "Allow",
+        "Principal": {"AWS": vendor.role_arn(STORAGE_ROLE)},
+        "Action": "sts:AssumeRole",
+    }
     local_aws.client("iam", account).update_assume_role_policy(
-        RoleName="byok-client-role", PolicyDocument=doc(loose))
+        RoleName="byok-client-role", PolicyDocument=doc(loose)
+    )
 
     result = audit()
     finding = _finding(result, "external-id-not-required")
@@ -112,15 +121,20 @@ def test_trust_policy_without_the_external_id_condition(
     assert local_aws.assume(hop, setup.client_role_arn)["AccessKeyId"]
 
 
-def test_external_id_typo(local_aws: Any, vendor: Vendor, account: str,
-                          configured: Configure) -> None:
+def test_external_id_typo(
+    local_aws: Any, vendor: Vendor, account: str, configured: Configure
+) -> None:
     setup, audit = configured("assume-role")
     typo = EXTERNAL_ID[:10] + "X" + EXTERNAL_ID[11:]
-    trust = {"Effect": "Allow", "Principal": {"AWS": vendor.role_arn(STORAGE_ROLE)},
-             "Action": "sts:AssumeRole",
-             "Condition": {"StringEquals": {"sts:ExternalId": typo}}}
+    trust = {
+        "Effect": "Allow",
+        "Principal": {"AWS": vendor.role_arn(STORAGE_ROLE)},
+        "Action": "sts:AssumeRole",
+        "Condition": {"StringEquals": {"sts:ExternalId": typo}},
+    }
     local_aws.client("iam", account).update_assume_role_policy(
-        RoleName="byok-client-role", PolicyDocument=doc(trust))
+        RoleName="byok-client-role", PolicyDocument=doc(trust)
+    )
 
     result = audit()
     assert {"external-id-mismatch", "vendor-cannot-assume-client-role"} <= _codes(result)
@@ -133,8 +147,9 @@ def test_external_id_typo(local_aws: Any, vendor: Vendor, account: str,
 
 
 @pytest.mark.parametrize("mode", ["direct", "assume-role"])
-def test_key_policy_missing_an_action(local_aws: Any, vendor: Vendor, account: str,
-                                      configured: Configure, mode: str) -> None:
+def test_key_policy_missing_an_action(
+    local_aws: Any, vendor: Vendor, account: str, configured: Configure, mode: str
+) -> None:
     setup, audit = configured(mode)
     assert setup.key_arn is not None
     policy = _key_policy(local_aws, account, setup.key_arn)
@@ -144,11 +159,15 @@ def test_key_policy_missing_an_action(local_aws: Any, vendor: Vendor, account: s
 
     if mode == "assume-role":  # the client role's own IAM policy must not grant it either
         iam = local_aws.client("iam", account)
-        permissions = iam.get_role_policy(RoleName="byok-client-role",
-                                          PolicyName=PERMISSIONS_POLICY_NAME)["PolicyDocument"]
+        permissions = iam.get_role_policy(
+            RoleName="byok-client-role", PolicyName=PERMISSIONS_POLICY_NAME
+        )["PolicyDocument"]
         permissions["Statement"][0]["Action"].remove("kms:Decrypt")
-        iam.put_role_policy(RoleName="byok-client-role", PolicyName=PERMISSIONS_POLICY_NAME,
-                            PolicyDocument=json.dumps(permissions))
+        iam.put_role_policy(
+            RoleName="byok-client-role",
+            PolicyName=PERMISSIONS_POLICY_NAME,
+            PolicyDocument=json.dumps(permissions),
+        )
     result = audit()
     finding = _finding(result, "vendor-cannot-use-key")
     assert finding.severity is Severity.HIGH and "kms:Decrypt" in finding.evidence
@@ -161,8 +180,15 @@ def test_wildcard_principal(local_aws: Any, account: str, configured: Configure)
     setup, audit = configured("direct")
     assert setup.key_arn is not None
     policy = _key_policy(local_aws, account, setup.key_arn)
-    policy["Statement"].append({"Sid": "Everyone", "Effect": "Allow", "Principal": {"AWS": "*"},
-                                "Action": "kms:Decrypt", "Resource": "*"})
+    policy["Statement"].append(
+        {
+            "Sid": "Everyone",
+            "Effect": "Allow",
+            "Principal": {"AWS": "*"},
+            "Action": "kms:Decrypt",
+            "Resource": "*",
+        }
+    )
     _put_key_policy(local_aws, account, setup.key_arn, policy)
 
     result = audit()
@@ -194,8 +220,7 @@ def test_key_in_another_region(configured: Configure) -> None:
     assert result.exit_code == 5
 
 
-def test_disabled_key(local_aws: Any, vendor: Vendor, account: str,
-                      configured: Configure) -> None:
+def test_disabled_key(local_aws: Any, vendor: Vendor, account: str, configured: Configure) -> None:
     setup, audit = configured("direct")
     local_aws.client("kms", account).disable_key(KeyId=setup.key_arn)
     result = audit()
@@ -216,18 +241,26 @@ def test_deleted_client_role(local_aws: Any, account: str, configured: Configure
 
 
 @pytest.mark.parametrize("how", ["no trail", "stopped", "write-only"])
-def test_cloudtrail_not_logging_the_key(local_aws: Any, account: str,
-                                        configured: Configure, how: str) -> None:
+def test_cloudtrail_not_logging_the_key(
+    local_aws: Any, account: str, configured: Configure, how: str
+) -> None:
     if how != "no trail":
-        start_trail(local_aws, account, logging=how != "stopped",
-                    read_write="WriteOnly" if how == "write-only" else None)
+        start_trail(
+            local_aws,
+            account,
+            logging=how != "stopped",
+            read_write="WriteOnly" if how == "write-only" else None,
+        )
     _, audit = configured("direct", trail=False)
 
     result = audit()
     finding = _finding(result, "cloudtrail-not-logging")
     assert finding.severity is Severity.MEDIUM
-    expected = {"no trail": "no trail", "stopped": "not logging",
-                "write-only": "read-only management events"}[how]
+    expected = {
+        "no trail": "no trail",
+        "stopped": "not logging",
+        "write-only": "read-only management events",
+    }[how]
     assert expected in finding.evidence
     assert result.to_dict()["observed"]["cloudtrail"]["status"] == "not logging"
 
@@ -237,8 +270,10 @@ def test_an_attached_managed_policy_on_the_client_role_is_read(
 ) -> None:
     setup, audit = configured("assume-role")
     iam = local_aws.client("iam", account)
-    arn = iam.create_policy(PolicyName="too-much", PolicyDocument=doc(
-        {"Effect": "Allow", "Action": "kms:*", "Resource": "*"}))["Policy"]["Arn"]
+    arn = iam.create_policy(
+        PolicyName="too-much",
+        PolicyDocument=doc({"Effect": "Allow", "Action": "kms:*", "Resource": "*"}),
+    )["Policy"]["Arn"]
     iam.attach_role_policy(RoleName="byok-client-role", PolicyArn=arn)
 
     result = audit()
@@ -247,7 +282,8 @@ def test_an_attached_managed_policy_on_the_client_role_is_read(
     assert finding.severity is Severity.CRITICAL and "kms:PutKeyPolicy" in finding.evidence
     assert result.exit_code == 6
     vendor_kms(local_aws, vendor, setup.handover).get_key_policy(
-        KeyId=setup.key_arn, PolicyName="default")  # the vendor really can read it
+        KeyId=setup.key_arn, PolicyName="default"
+    )  # the vendor really can read it
 
 
 def test_unknown_key_is_a_typed_error(vendor: Vendor, account: str, aws: CustomerAws) -> None:
@@ -262,8 +298,10 @@ class _NoCloudTrail(CustomerAws):
 
     def call(self, service: str, operation: str, **kw: Any) -> Any:
         if service == "cloudtrail":
-            raise CustomerAccessError("AWS refused cloudtrail:DescribeTrails (AccessDenied)",
-                                      operation=f"cloudtrail:{operation}")
+            raise CustomerAccessError(
+                "AWS refused cloudtrail:DescribeTrails (AccessDenied)",
+                operation=f"cloudtrail:{operation}",
+            )
         return super().call(service, operation, **kw)
 
 

@@ -21,9 +21,17 @@ from byok.customer.checks import (
 )
 from byok.errors import ERROR_TABLE
 
-KEY = KeyFacts(arn="arn:aws:kms:us-east-1:111122223333:key/k", region="us-east-1",
-               state="Enabled", spec="SYMMETRIC_DEFAULT", usage="ENCRYPT_DECRYPT",
-               manager="CUSTOMER", origin="AWS_KMS", multi_region=False, rotation=True)
+KEY = KeyFacts(
+    arn="arn:aws:kms:us-east-1:111122223333:key/k",
+    region="us-east-1",
+    state="Enabled",
+    spec="SYMMETRIC_DEFAULT",
+    usage="ENCRYPT_DECRYPT",
+    manager="CUSTOMER",
+    origin="AWS_KMS",
+    multi_region=False,
+    rotation=True,
+)
 
 
 def _codes(findings: list[Finding]) -> list[str]:
@@ -34,20 +42,24 @@ def test_a_good_key_has_no_finding() -> None:
     assert key_findings(KEY, expected_region="us-east-1") == []
 
 
-@pytest.mark.parametrize(("change", "code", "severity"), [
-    ({"state": "PendingDeletion"}, "key-pending-deletion", Severity.CRITICAL),
-    ({"state": "Disabled"}, "key-disabled", Severity.HIGH),
-    ({"spec": "RSA_2048"}, "key-unsuitable", Severity.HIGH),
-    ({"usage": "SIGN_VERIFY"}, "key-unsuitable", Severity.HIGH),
-    ({"manager": "AWS"}, "key-unsuitable", Severity.HIGH),
-    ({"region": "eu-west-1"}, "key-region", Severity.HIGH),
-    ({"multi_region": True}, "key-multi-region", Severity.MEDIUM),
-    ({"rotation": False}, "rotation-off", Severity.MEDIUM),
-    ({"rotation": None}, "rotation-unknown", Severity.INFO),
-    ({"origin": "EXTERNAL"}, "key-origin-external", Severity.INFO),
-])
-def test_each_key_problem_has_its_finding(change: dict[str, Any], code: str,
-                                          severity: Severity) -> None:
+@pytest.mark.parametrize(
+    ("change", "code", "severity"),
+    [
+        ({"state": "PendingDeletion"}, "key-pending-deletion", Severity.CRITICAL),
+        ({"state": "Disabled"}, "key-disabled", Severity.HIGH),
+        ({"spec": "RSA_2048"}, "key-unsuitable", Severity.HIGH),
+        ({"usage": "SIGN_VERIFY"}, "key-unsuitable", Severity.HIGH),
+        ({"manager": "AWS"}, "key-unsuitable", Severity.HIGH),
+        ({"region": "eu-west-1"}, "key-region", Severity.HIGH),
+        ({"multi_region": True}, "key-multi-region", Severity.MEDIUM),
+        ({"rotation": False}, "rotation-off", Severity.MEDIUM),
+        ({"rotation": None}, "rotation-unknown", Severity.INFO),
+        ({"origin": "EXTERNAL"}, "key-origin-external", Severity.INFO),
+    ],
+)
+def test_each_key_problem_has_its_finding(
+    change: dict[str, Any], code: str, severity: Severity
+) -> None:
     found = key_findings(replace(KEY, **change), expected_region="us-east-1")
     assert _codes(found) == [code]
     assert found[0].severity is severity and found[0].fix
@@ -61,17 +73,29 @@ def test_missing_and_long_lived_client_roles() -> None:
 
 
 def _trust(*conditions: dict[str, Any], effect: str = "Allow") -> dict[str, Any]:
-    return {"Version": "2012-10-17", "Statement": [
-        {"Effect": effect, "Principal": {"AWS": "arn:aws:iam::444455556666:role/d"},
-         "Action": "sts:AssumeRole", "Condition": c} for c in conditions]}
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": effect,
+                "Principal": {"AWS": "arn:aws:iam::444455556666:role/d"},
+                "Action": "sts:AssumeRole",
+                "Condition": c,
+            }
+            for c in conditions
+        ],
+    }
 
 
 def test_trust_external_ids_reads_every_operator_and_case() -> None:
-    trust = _trust({"StringEquals": {"sts:ExternalId": "one"}},
-                   {"StringLike": {"STS:externalid": ["two", "three"]}})
+    trust = _trust(
+        {"StringEquals": {"sts:ExternalId": "one"}},
+        {"StringLike": {"STS:externalid": ["two", "three"]}},
+    )
     assert trust_external_ids(trust) == ["one", "two", "three"]
-    assert trust_external_ids(_trust({"StringEquals": {"sts:ExternalId": "x"}},
-                                     effect="Deny")) == []
+    assert (
+        trust_external_ids(_trust({"StringEquals": {"sts:ExternalId": "x"}}, effect="Deny")) == []
+    )
 
 
 def test_external_id_typo_is_located_without_showing_either_value() -> None:
@@ -81,27 +105,38 @@ def test_external_id_typo_is_located_without_showing_either_value() -> None:
     assert _codes(found) == ["external-id-mismatch"]
     assert "character 13" in found[0].evidence
     assert expected not in found[0].evidence and typo not in found[0].evidence
-    assert external_id_findings(_trust({"StringEquals": {"sts:ExternalId": expected}}),
-                                expected) == []
+    assert (
+        external_id_findings(_trust({"StringEquals": {"sts:ExternalId": expected}}), expected) == []
+    )
     # No External ID at all is the evaluator's finding (external-id-not-required), not this.
     assert external_id_findings(_trust({}), expected) == []
 
 
-@pytest.mark.parametrize(("selectors", "advanced", "covered"), [
-    ([], [], True),
-    ([{"ReadWriteType": "All", "IncludeManagementEvents": True}], [], True),
-    ([{"ReadWriteType": "ReadOnly"}], [], True),
-    ([{"ReadWriteType": "WriteOnly", "IncludeManagementEvents": True}], [], False),
-    ([{"ReadWriteType": "All", "IncludeManagementEvents": False}], [], False),
-    ([{"ReadWriteType": "All", "ExcludeManagementEventSources": ["kms.amazonaws.com"]}], [],
-     False),
-    ([], [{"FieldSelectors": [{"Field": "eventCategory", "Equals": ["Management"]}]}], True),
-    ([], [{"FieldSelectors": [{"Field": "eventSource", "NotEquals": ["kms.amazonaws.com"]}]}],
-     False),
-    ([], [{"FieldSelectors": [{"Field": "readOnly", "Equals": ["false"]}]}], False),
-])
-def test_event_selectors_that_miss_kms(selectors: list[dict[str, Any]],
-                                       advanced: list[dict[str, Any]], covered: bool) -> None:
+@pytest.mark.parametrize(
+    ("selectors", "advanced", "covered"),
+    [
+        ([], [], True),
+        ([{"ReadWriteType": "All", "IncludeManagementEvents": True}], [], True),
+        ([{"ReadWriteType": "ReadOnly"}], [], True),
+        ([{"ReadWriteType": "WriteOnly", "IncludeManagementEvents": True}], [], False),
+        ([{"ReadWriteType": "All", "IncludeManagementEvents": False}], [], False),
+        (
+            [{"ReadWriteType": "All", "ExcludeManagementEventSources": ["kms.amazonaws.com"]}],
+            [],
+            False,
+        ),
+        ([], [{"FieldSelectors": [{"Field": "eventCategory", "Equals": ["Management"]}]}], True),
+        (
+            [],
+            [{"FieldSelectors": [{"Field": "eventSource", "NotEquals": ["kms.amazonaws.com"]}]}],
+            False,
+        ),
+        ([], [{"FieldSelectors": [{"Field": "readOnly", "Equals": ["false"]}]}], False),
+    ],
+)
+def test_event_selectors_that_miss_kms(
+    selectors: list[dict[str, Any]], advanced: list[dict[str, Any]], covered: bool
+) -> None:
     assert selectors_cover_kms(selectors, advanced) is covered
 
 

@@ -29,11 +29,15 @@ def run(*args: str, env: dict[str, str] | None = None) -> Any:
 
 
 def _aws_env(local_aws: Any, account: str) -> dict[str, str]:
-    return {"AWS_ACCESS_KEY_ID": f"ROOT{account}", "AWS_SECRET_ACCESS_KEY": "secret",
-            "BYOK_AWS_ENDPOINT_URL": local_aws.endpoint_url}
+    return {
+        "AWS_ACCESS_KEY_ID": f"ROOT{account}",
+        "AWS_SECRET_ACCESS_KEY": "secret",
+        "BYOK_AWS_ENDPOINT_URL": local_aws.endpoint_url,
+    }
 
 
 # -- help and documents (no AWS) -------------------------------------------------------------
+
 
 @pytest.mark.parametrize("command", ["policy", "setup", "audit", "activity"])
 def test_help_teaches_with_examples(command: str) -> None:
@@ -50,31 +54,84 @@ def test_group_help_lists_the_four_commands() -> None:
 
 
 def test_policy_prints_exactly_the_templates_documents() -> None:
-    result = run("policy", "--mode", "assume-role", "--vendor-account", VENDOR, "--tenant",
-                 "acme", "--key-arn", KEY, "--external-id", EXTERNAL_ID, "--harden")
+    result = run(
+        "policy",
+        "--mode",
+        "assume-role",
+        "--vendor-account",
+        VENDOR,
+        "--tenant",
+        "acme",
+        "--key-arn",
+        KEY,
+        "--external-id",
+        EXTERNAL_ID,
+        "--harden",
+    )
     assert result.exit_code == 0
-    setup = CustomerSetup(tenant="acme", mode="assume-role", customer_account=CUSTOMER,
-                          key_arn=KEY, external_id=EXTERNAL_ID, hardening=True)
+    setup = CustomerSetup(
+        tenant="acme",
+        mode="assume-role",
+        customer_account=CUSTOMER,
+        key_arn=KEY,
+        external_id=EXTERNAL_ID,
+        hardening=True,
+    )
     kit = customer_kit(VendorIdentity(VENDOR), setup)
     assert json.loads(result.stdout) == {k: json.loads(v) for k, v in kit.items()}
 
 
-@pytest.mark.parametrize("document", ["key-policy-statements.json", "trust-policy.json",
-                                      "permissions-policy.json", "handover.json"])
+@pytest.mark.parametrize(
+    "document",
+    ["key-policy-statements.json", "trust-policy.json", "permissions-policy.json", "handover.json"],
+)
 def test_policy_prints_one_document_byte_for_byte(document: str) -> None:
-    result = run("policy", "--mode", "assume-role", "--vendor-account", VENDOR, "--tenant",
-                 "acme", "--key-arn", KEY, "--external-id", EXTERNAL_ID, "--document", document)
-    setup = CustomerSetup(tenant="acme", mode="assume-role", customer_account=CUSTOMER,
-                          key_arn=KEY, external_id=EXTERNAL_ID)
+    result = run(
+        "policy",
+        "--mode",
+        "assume-role",
+        "--vendor-account",
+        VENDOR,
+        "--tenant",
+        "acme",
+        "--key-arn",
+        KEY,
+        "--external-id",
+        EXTERNAL_ID,
+        "--document",
+        document,
+    )
+    setup = CustomerSetup(
+        tenant="acme",
+        mode="assume-role",
+        customer_account=CUSTOMER,
+        key_arn=KEY,
+        external_id=EXTERNAL_ID,
+    )
     assert result.exit_code == 0
     assert result.stdout == customer_kit(VendorIdentity(VENDOR), setup)[document]
 
 
 def test_policy_templates_for_a_new_key() -> None:
-    common = ["policy", "--mode", "direct", "--vendor-account", VENDOR, "--tenant", "acme",
-              "--account", CUSTOMER, "--admin", f"arn:aws:iam::{CUSTOMER}:role/KeyAdmin"]
-    setup = CustomerSetup(tenant="acme", mode="direct", customer_account=CUSTOMER,
-                          admins=(f"arn:aws:iam::{CUSTOMER}:role/KeyAdmin",))
+    common = [
+        "policy",
+        "--mode",
+        "direct",
+        "--vendor-account",
+        VENDOR,
+        "--tenant",
+        "acme",
+        "--account",
+        CUSTOMER,
+        "--admin",
+        f"arn:aws:iam::{CUSTOMER}:role/KeyAdmin",
+    ]
+    setup = CustomerSetup(
+        tenant="acme",
+        mode="direct",
+        customer_account=CUSTOMER,
+        admins=(f"arn:aws:iam::{CUSTOMER}:role/KeyAdmin",),
+    )
     cfn = run(*common, "--format", "cloudformation")
     assert cfn.exit_code == 0
     assert json.loads(cfn.stdout) == cloudformation_template(VendorIdentity(VENDOR), setup)
@@ -83,22 +140,40 @@ def test_policy_templates_for_a_new_key() -> None:
 
 
 def test_policy_writes_the_kit(tmp_path: Path) -> None:
-    result = run("policy", "--mode", "direct", "--vendor-account", VENDOR, "--tenant", "acme",
-                 "--account", CUSTOMER, "--out", str(tmp_path / "kit"))
+    result = run(
+        "policy",
+        "--mode",
+        "direct",
+        "--vendor-account",
+        VENDOR,
+        "--tenant",
+        "acme",
+        "--account",
+        CUSTOMER,
+        "--out",
+        str(tmp_path / "kit"),
+    )
     assert result.exit_code == 0
     assert sorted(p.name for p in (tmp_path / "kit").iterdir()) == [
-        "cloudformation.json", "key-policy-statements.json", "key-policy.json", "main.tf"]
+        "cloudformation.json",
+        "key-policy-statements.json",
+        "key-policy.json",
+        "main.tf",
+    ]
 
 
-@pytest.mark.parametrize(("args", "field"), [
-    (["--mode", "assume-role", "--account", CUSTOMER], "external_id"),
-    (["--mode", "direct", "--account", "12345"], "customer_account"),
-    (["--mode", "direct"], "account"),
-    (["--mode", "sideways", "--account", CUSTOMER], "mode"),
-    (["--mode", "direct", "--account", CUSTOMER, "--document", "nope.json"], "document"),
-    (["--mode", "direct", "--key-arn", KEY, "--format", "cloudformation"], "key_arn"),
-    (["--mode", "direct", "--key-arn", "alias/byok-acme"], "key_arn"),
-])
+@pytest.mark.parametrize(
+    ("args", "field"),
+    [
+        (["--mode", "assume-role", "--account", CUSTOMER], "external_id"),
+        (["--mode", "direct", "--account", "12345"], "customer_account"),
+        (["--mode", "direct"], "account"),
+        (["--mode", "sideways", "--account", CUSTOMER], "mode"),
+        (["--mode", "direct", "--account", CUSTOMER, "--document", "nope.json"], "document"),
+        (["--mode", "direct", "--key-arn", KEY, "--format", "cloudformation"], "key_arn"),
+        (["--mode", "direct", "--key-arn", "alias/byok-acme"], "key_arn"),
+    ],
+)
 def test_policy_input_errors_name_the_field_and_the_fix(args: list[str], field: str) -> None:
     result = run("policy", "--vendor-account", VENDOR, "--tenant", "acme", *args)
     assert result.exit_code == 2
@@ -106,22 +181,29 @@ def test_policy_input_errors_name_the_field_and_the_fix(args: list[str], field: 
 
 
 def test_audit_of_a_policy_file_needs_no_aws(tmp_path: Path) -> None:
-    setup = CustomerSetup(tenant="acme", mode="assume-role", customer_account=CUSTOMER,
-                          key_arn=KEY, external_id=EXTERNAL_ID)
+    setup = CustomerSetup(
+        tenant="acme",
+        mode="assume-role",
+        customer_account=CUSTOMER,
+        key_arn=KEY,
+        external_id=EXTERNAL_ID,
+    )
     kit = customer_kit(VendorIdentity(VENDOR), setup)
     loose = json.loads(kit["trust-policy.json"])
     del loose["Statement"][0]["Condition"]
     pasted = json.loads(kit["handover.json"]) | {
-        "key_policy": {"Version": "2012-10-17", "Statement": json.loads(
-            kit["key-policy-statements.json"])},
+        "key_policy": {
+            "Version": "2012-10-17",
+            "Statement": json.loads(kit["key-policy-statements.json"]),
+        },
         "trust_policy": loose,
-        "permissions_policies": [json.loads(kit["permissions-policy.json"])]}
+        "permissions_policies": [json.loads(kit["permissions-policy.json"])],
+    }
     path = tmp_path / "pasted.json"
     path.write_text(json.dumps(pasted))
     # No credentials and an unreachable endpoint: any AWS call would fail.
     env = {"BYOK_AWS_ENDPOINT_URL": "http://127.0.0.1:9"}
-    result = run("audit", "--vendor-account", VENDOR, "--policy-file", str(path), "--json",
-                 env=env)
+    result = run("audit", "--vendor-account", VENDOR, "--policy-file", str(path), "--json", env=env)
     body = json.loads(result.stdout)
     assert result.exit_code == 6 == body["exit_code"]
     assert body["worst"] == "critical"
@@ -134,6 +216,7 @@ def test_audit_needs_a_key() -> None:
 
 
 # -- against the local AWS -------------------------------------------------------------------
+
 
 @pytest.mark.localaws
 @pytest.mark.parametrize("mode", ["direct", "assume-role"])
@@ -152,7 +235,7 @@ def test_from_setup_to_a_working_key_using_only_the_cli(
     path = tmp_path / "handover.json"
     first = run("setup", *args, "--handover-out", str(path), env=env)
     assert first.exit_code == 0
-    handover_text = first.stdout[first.stdout.index("{"):]  # printed last, exact JSON
+    handover_text = first.stdout[first.stdout.index("{") :]  # printed last, exact JSON
     assert path.read_text() == handover_text
     handover = json.loads(handover_text)
     assert handover["tenant"] == "acme" and handover["mode"] == mode
@@ -165,13 +248,15 @@ def test_from_setup_to_a_working_key_using_only_the_cli(
     # The vendor uses the key with exactly what the CLI printed.
     vendor_round_trip(local_aws, vendor, handover)
 
-    audit = run("audit", "--vendor-account", vendor.account, "--handover", str(path),
-                "--json", env=env)
+    audit = run(
+        "audit", "--vendor-account", vendor.account, "--handover", str(path), "--json", env=env
+    )
     assert audit.exit_code == 0, audit.stdout
     assert json.loads(audit.stdout)["worst"] == "info"
 
-    activity = run("activity", "--handover", str(path), "--vendor-account", vendor.account,
-                   "--json", env=env)
+    activity = run(
+        "activity", "--handover", str(path), "--vendor-account", vendor.account, "--json", env=env
+    )
     assert activity.exit_code == 0
     report = json.loads(activity.stdout)
     assert {g["name"]: g["count"] for g in report["by_tenant"]} == {"acme": 2}
@@ -186,19 +271,50 @@ def test_audit_exit_code_and_text_for_a_broken_trust_policy(
 ) -> None:
     account = local_aws.new_account()
     env = _aws_env(local_aws, account)
-    first = run("setup", "--mode", "assume-role", "--vendor-account", vendor.account,
-                "--tenant", "acme", "--external-id", EXTERNAL_ID, "--json", env=env)
+    first = run(
+        "setup",
+        "--mode",
+        "assume-role",
+        "--vendor-account",
+        vendor.account,
+        "--tenant",
+        "acme",
+        "--external-id",
+        EXTERNAL_ID,
+        "--json",
+        env=env,
+    )
     handover = json.loads(first.stdout)["handover"]
-    trust = {"Version": "2012-10-17", "Statement": [{
-        "Effect": "Allow", "Principal": {"AWS": vendor.role_arn(STORAGE_ROLE)},
-        "Action": "sts:AssumeRole",
-        "Condition": {"StringEqualsIfExists": {"sts:ExternalId": EXTERNAL_ID}}}]}
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": vendor.role_arn(STORAGE_ROLE)},
+                "Action": "sts:AssumeRole",
+                "Condition": {"StringEqualsIfExists": {"sts:ExternalId": EXTERNAL_ID}},
+            }
+        ],
+    }
     local_aws.client("iam", account).update_assume_role_policy(
-        RoleName="byok-client-role", PolicyDocument=json.dumps(trust))
+        RoleName="byok-client-role", PolicyDocument=json.dumps(trust)
+    )
 
-    args = ["audit", "--vendor-account", vendor.account, "--tenant", "acme", "--mode",
-            "assume-role", "--key-arn", handover["key_arn"], "--client-role-arn",
-            handover["client_role_arn"], "--external-id", EXTERNAL_ID]
+    args = [
+        "audit",
+        "--vendor-account",
+        vendor.account,
+        "--tenant",
+        "acme",
+        "--mode",
+        "assume-role",
+        "--key-arn",
+        handover["key_arn"],
+        "--client-role-arn",
+        handover["client_role_arn"],
+        "--external-id",
+        EXTERNAL_ID,
+    ]
     result = run(*args, env=env)
     assert result.exit_code == 6
     assert "CRITICAL" in result.stdout and "external-id-not-required" in result.stdout
@@ -210,18 +326,47 @@ def test_aws_errors_are_rendered_with_their_fix(local_aws: Any, vendor: Vendor) 
     account = local_aws.new_account()
     env = _aws_env(local_aws, account)
     missing = f"arn:aws:kms:us-east-1:{account}:key/11111111-2222-3333-4444-555555555555"
-    result = run("audit", "--vendor-account", vendor.account, "--tenant", "acme", "--mode",
-                 "direct", "--key-arn", missing, env=env)
+    result = run(
+        "audit",
+        "--vendor-account",
+        vendor.account,
+        "--tenant",
+        "acme",
+        "--mode",
+        "direct",
+        "--key-arn",
+        missing,
+        env=env,
+    )
     assert result.exit_code == 12  # KeyNotFound, from the one error table
     assert "customer key not found" in result.stderr and "Fix:" in result.stderr
-    as_json = run("audit", "--vendor-account", vendor.account, "--tenant", "acme", "--mode",
-                  "direct", "--key-arn", missing, "--json", env=env)
+    as_json = run(
+        "audit",
+        "--vendor-account",
+        vendor.account,
+        "--tenant",
+        "acme",
+        "--mode",
+        "direct",
+        "--key-arn",
+        missing,
+        "--json",
+        env=env,
+    )
     body = json.loads(as_json.stdout)
     assert body["error"] == "KeyNotFound" and body["exit_code"] == 12 and body["fix"]
 
 
 def test_setup_without_credentials_says_how_to_give_them(local_aws: Any) -> None:
-    result = run("setup", "--mode", "direct", "--vendor-account", VENDOR, "--tenant", "acme",
-                 env={"BYOK_AWS_ENDPOINT_URL": local_aws.endpoint_url})
+    result = run(
+        "setup",
+        "--mode",
+        "direct",
+        "--vendor-account",
+        VENDOR,
+        "--tenant",
+        "acme",
+        env={"BYOK_AWS_ENDPOINT_URL": local_aws.endpoint_url},
+    )
     assert result.exit_code == 2
     assert "--profile" in result.stderr

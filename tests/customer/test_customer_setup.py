@@ -53,12 +53,20 @@ def test_option_a_creates_the_key_as_the_guide_says(
     setup = setup_for(account, "direct", admins=(admin,))
     result = run_setup(aws, vendor.identity, setup)
 
-    assert _outcomes(result) == {"key": "create", "alias": "create", "key rotation": "update",
-                                 "key policy": "update"}
+    assert _outcomes(result) == {
+        "key": "create",
+        "alias": "create",
+        "key rotation": "update",
+        "key policy": "update",
+    }
     kms = local_aws.client("kms", account)
     meta = kms.describe_key(KeyId=result.key_arn)["KeyMetadata"]
     assert (meta["KeySpec"], meta["KeyUsage"], meta["KeyState"], meta["MultiRegion"]) == (
-        "SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT", "Enabled", False)
+        "SYMMETRIC_DEFAULT",
+        "ENCRYPT_DECRYPT",
+        "Enabled",
+        False,
+    )
     assert meta["Description"] == "byok: document encryption key of tenant acme"
     assert meta["Arn"].startswith(f"arn:aws:kms:us-east-1:{account}:key/")
     assert kms.get_key_rotation_status(KeyId=result.key_arn)["KeyRotationEnabled"] is True
@@ -68,8 +76,12 @@ def test_option_a_creates_the_key_as_the_guide_says(
     stored = json.loads(kms.get_key_policy(KeyId=result.key_arn, PolicyName="default")["Policy"])
     adopted = setup_for(account, "direct", admins=(admin,), key_arn=result.key_arn)
     assert stored == new_key_policy(vendor.identity, adopted)
-    assert dict(result.handover) == {"tenant": "acme", "mode": "direct",
-                                     "key_arn": result.key_arn, "region": "us-east-1"}
+    assert dict(result.handover) == {
+        "tenant": "acme",
+        "mode": "direct",
+        "key_arn": result.key_arn,
+        "region": "us-east-1",
+    }
     # What the vendor needs: the hand-over parses as a tenant configuration, and works.
     assert TenantKeyConfig.from_dict(result.handover).key_arn == result.key_arn
     assert len(vendor_round_trip(local_aws, vendor, result.handover)) == 32
@@ -80,21 +92,32 @@ def test_option_b_creates_key_and_client_role(
 ) -> None:
     result = run_setup(aws, vendor.identity, setup_for(account, "assume-role"))
 
-    assert _outcomes(result) == {"key": "create", "alias": "create", "key rotation": "update",
-                                 "client role": "create", "permissions policy": "create",
-                                 "key policy": "update"}
+    assert _outcomes(result) == {
+        "key": "create",
+        "alias": "create",
+        "key rotation": "update",
+        "client role": "create",
+        "permissions policy": "create",
+        "key policy": "update",
+    }
     role_arn = f"arn:aws:iam::{account}:role/byok-client-role"
     assert result.client_role_arn == role_arn
     assert dict(result.handover) == {
-        "tenant": "acme", "mode": "assume-role", "key_arn": result.key_arn,
-        "region": "us-east-1", "client_role_arn": role_arn, "external_id": EXTERNAL_ID}
+        "tenant": "acme",
+        "mode": "assume-role",
+        "key_arn": result.key_arn,
+        "region": "us-east-1",
+        "client_role_arn": role_arn,
+        "external_id": EXTERNAL_ID,
+    }
     adopted = setup_for(account, "assume-role", key_arn=result.key_arn)
     iam = local_aws.client("iam", account)
     role = iam.get_role(RoleName="byok-client-role")["Role"]
     assert role["AssumeRolePolicyDocument"] == client_trust_policy(vendor.identity, adopted)
     assert role["MaxSessionDuration"] == 3600
-    permissions = iam.get_role_policy(RoleName="byok-client-role",
-                                      PolicyName=PERMISSIONS_POLICY_NAME)["PolicyDocument"]
+    permissions = iam.get_role_policy(
+        RoleName="byok-client-role", PolicyName=PERMISSIONS_POLICY_NAME
+    )["PolicyDocument"]
     assert permissions == client_permissions_policy(vendor.identity, adopted)
     # The vendor's chained assume-role works with the External ID and fails without it.
     assert len(vendor_round_trip(local_aws, vendor, result.handover)) == 32
@@ -108,8 +131,9 @@ def test_option_b_creates_key_and_client_role(
 def test_second_run_changes_nothing(
     vendor: Vendor, account: str, aws: CustomerAws, mode: str
 ) -> None:
-    setup = setup_for(account, mode, admins=(f"arn:aws:iam::{account}:user/security-admin",),
-                      hardening=True)
+    setup = setup_for(
+        account, mode, admins=(f"arn:aws:iam::{account}:user/security-admin",), hardening=True
+    )
     first = run_setup(aws, vendor.identity, setup)
     writes_before = _writes(aws.counts())
     second = run_setup(aws, vendor.identity, setup)
@@ -158,19 +182,30 @@ def test_dry_run_after_setup_reports_no_change(
 def test_adopting_a_key_keeps_its_other_statements(
     local_aws: Any, vendor: Vendor, account: str, aws: CustomerAws
 ) -> None:
-    auditor = {"Sid": "Auditors may describe", "Effect": "Allow",
-               "Principal": {"AWS": f"arn:aws:iam::{account}:role/Auditor"},
-               "Action": "kms:DescribeKey", "Resource": "*"}
-    root = {"Sid": SID_ROOT, "Effect": "Allow",
-            "Principal": {"AWS": f"arn:aws:iam::{account}:root"}, "Action": "kms:*",
-            "Resource": "*"}
+    auditor = {
+        "Sid": "Auditors may describe",
+        "Effect": "Allow",
+        "Principal": {"AWS": f"arn:aws:iam::{account}:role/Auditor"},
+        "Action": "kms:DescribeKey",
+        "Resource": "*",
+    }
+    root = {
+        "Sid": SID_ROOT,
+        "Effect": "Allow",
+        "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
+        "Action": "kms:*",
+        "Resource": "*",
+    }
     key_arn = local_aws.create_key(account, doc(root, auditor))
     result = run_setup(aws, vendor.identity, setup_for(account, "direct", key_arn=key_arn))
 
     assert _outcomes(result)["key"] == "no change"
     assert result.key_arn == key_arn
-    policy = json.loads(local_aws.client("kms", account).get_key_policy(
-        KeyId=key_arn, PolicyName="default")["Policy"])
+    policy = json.loads(
+        local_aws.client("kms", account).get_key_policy(KeyId=key_arn, PolicyName="default")[
+            "Policy"
+        ]
+    )
     sids = [s["Sid"] for s in policy["Statement"]]
     assert sids == [SID_ROOT, "Auditors may describe", "Allow the vendor role to use the key"]
     assert vendor_round_trip(local_aws, vendor, result.handover)
@@ -183,11 +218,16 @@ def test_switching_hardening_on_replaces_the_vendor_statement(
     hardened = run_setup(aws, vendor.identity, setup_for(account, "direct", hardening=True))
 
     assert _outcomes(hardened)["key policy"] == "update"
-    policy = json.loads(local_aws.client("kms", account).get_key_policy(
-        KeyId=result.key_arn, PolicyName="default")["Policy"])
+    policy = json.loads(
+        local_aws.client("kms", account).get_key_policy(KeyId=result.key_arn, PolicyName="default")[
+            "Policy"
+        ]
+    )
     assert [s["Sid"] for s in policy["Statement"]] == [
-        SID_ROOT, "Allow the vendor role to use the key for this tenant only",
-        "Allow the vendor role to describe the key"]
+        SID_ROOT,
+        "Allow the vendor role to use the key for this tenant only",
+        "Allow the vendor role to describe the key",
+    ]
     assert vendor_round_trip(local_aws, vendor, result.handover)  # own tenant: allowed
     with pytest.raises(Exception, match="AccessDenied"):
         vendor_round_trip(local_aws, vendor, result.handover, tenant="other-tenant")
@@ -199,22 +239,25 @@ def test_a_changed_trust_policy_is_put_back(
     setup = setup_for(account, "assume-role")
     run_setup(aws, vendor.identity, setup)
     iam = local_aws.client("iam", account)
-    loose = {"Effect": "Allow", "Principal": {"AWS": vendor.role_arn(STORAGE_ROLE)},
-             "Action": "sts:AssumeRole"}
+    loose = {
+        "Effect": "Allow",
+        "Principal": {"AWS": vendor.role_arn(STORAGE_ROLE)},
+        "Action": "sts:AssumeRole",
+    }
     iam.update_assume_role_policy(RoleName="byok-client-role", PolicyDocument=doc(loose))
 
     again = run_setup(aws, vendor.identity, setup)
     assert _outcomes(again)["client role"] == "update"
     assert iam.get_role(RoleName="byok-client-role")["Role"]["AssumeRolePolicyDocument"] == (
-        client_trust_policy(vendor.identity, setup))
+        client_trust_policy(vendor.identity, setup)
+    )
 
 
 def test_alias_of_another_key_is_refused(
     local_aws: Any, vendor: Vendor, account: str, aws: CustomerAws
 ) -> None:
     other = local_aws.create_key(account)
-    local_aws.client("kms", account).create_alias(AliasName="alias/byok-acme",
-                                                  TargetKeyId=other)
+    local_aws.client("kms", account).create_alias(AliasName="alias/byok-acme", TargetKeyId=other)
     mine = local_aws.create_key(account)
     with pytest.raises(ConfigurationError) as caught:
         run_setup(aws, vendor.identity, setup_for(account, "direct", key_arn=mine))
@@ -242,12 +285,20 @@ def test_access_denied_becomes_a_typed_error_with_a_fix(
     local_aws: Any, vendor: Vendor, account: str
 ) -> None:
     # An IAM user allowed only to describe keys: the first call on the key is refused.
-    _, creds = local_aws.make_user(account, "reader", {"read": doc(
-        {"Effect": "Allow", "Action": ["kms:DescribeKey", "sts:GetCallerIdentity"],
-         "Resource": "*"})})
-    reader = CustomerAws.connect(
-        endpoint_url=local_aws.endpoint_url,
-        credentials=_static(creds))
+    _, creds = local_aws.make_user(
+        account,
+        "reader",
+        {
+            "read": doc(
+                {
+                    "Effect": "Allow",
+                    "Action": ["kms:DescribeKey", "sts:GetCallerIdentity"],
+                    "Resource": "*",
+                }
+            )
+        },
+    )
+    reader = CustomerAws.connect(endpoint_url=local_aws.endpoint_url, credentials=_static(creds))
     key_arn = local_aws.create_key(account)
     with pytest.raises(KeyAccessDenied) as caught:
         run_setup(reader, vendor.identity, setup_for(account, "direct", key_arn=key_arn))
@@ -272,15 +323,28 @@ def _static(creds: dict[str, str]) -> Any:
 
 # -- pure parts and the propagation retry ------------------------------------------------------
 
+
 def test_desired_key_policy_adds_admins_without_removing_anyone() -> None:
     account = "111122223333"
-    existing: dict[str, Any] = {"Version": "2012-10-17", "Statement": [
-        {"Sid": "Allow access for Key Administrators", "Effect": "Allow",
-         "Principal": {"AWS": f"arn:aws:iam::{account}:role/Existing"},
-         "Action": "kms:Describe*", "Resource": "*"}]}
+    existing: dict[str, Any] = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "Allow access for Key Administrators",
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{account}:role/Existing"},
+                "Action": "kms:Describe*",
+                "Resource": "*",
+            }
+        ],
+    }
     new_admin = f"arn:aws:iam::{account}:role/New"
-    setup = setup_for(account, "direct", key_arn=f"arn:aws:kms:us-east-1:{account}:key/"
-                      "1234abcd-12ab-34cd-56ef-1234567890ab", admins=(new_admin,))
+    setup = setup_for(
+        account,
+        "direct",
+        key_arn=f"arn:aws:kms:us-east-1:{account}:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+        admins=(new_admin,),
+    )
     desired = desired_key_policy(existing, VendorIdentity("444455556666"), setup)
 
     admins = desired["Statement"][0]
@@ -288,7 +352,8 @@ def test_desired_key_policy_adds_admins_without_removing_anyone() -> None:
     assert admins["Action"] == "kms:Describe*"  # the customer's statement otherwise unchanged
     assert desired["Statement"][1]["Sid"] == "Allow the vendor role to use the key"
     assert existing["Statement"][0]["Principal"] == {  # the input is not modified
-        "AWS": f"arn:aws:iam::{account}:role/Existing"}
+        "AWS": f"arn:aws:iam::{account}:role/Existing"
+    }
     assert desired_key_policy(desired, VendorIdentity("444455556666"), setup) == desired
 
 
@@ -300,8 +365,11 @@ class _SlowIam(CustomerAws):
     def call(self, service: str, operation: str, **kw: Any) -> Any:
         if operation == "PutKeyPolicy" and self.refusals:
             self.refusals -= 1
-            raise InvalidInput("policy", "AWS refused kms:PutKeyPolicy: Policy contains a "
-                               "statement with one or more invalid principals.")
+            raise InvalidInput(
+                "policy",
+                "AWS refused kms:PutKeyPolicy: Policy contains a "
+                "statement with one or more invalid principals.",
+            )
         return super().call(service, operation, **kw)
 
 
@@ -311,8 +379,7 @@ def test_put_key_policy_is_retried_while_a_new_role_propagates(
 ) -> None:
     slow = _SlowIam(aws.factory)
     waits: list[float] = []
-    result = run_setup(slow, vendor.identity, setup_for(account, "assume-role"),
-                       sleep=waits.append)
+    result = run_setup(slow, vendor.identity, setup_for(account, "assume-role"), sleep=waits.append)
     assert waits == [2.0, 4.0]
     assert _outcomes(result)["key policy"] == "update"
     assert not run_setup(aws, vendor.identity, setup_for(account, "assume-role")).changed

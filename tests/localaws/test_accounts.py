@@ -41,16 +41,20 @@ def test_iam_user_key_acts_as_that_user(local_aws: LocalAws, customer: str) -> N
     assert identity["Account"] == customer
 
 
-@pytest.mark.parametrize(("service", "call", "code", "status"), [
-    ("kms", "list_keys", "UnrecognizedClientException", 400),
-    ("sts", "get_caller_identity", "InvalidClientTokenId", 403),
-    ("iam", "list_users", "InvalidClientTokenId", 403),
-])
+@pytest.mark.parametrize(
+    ("service", "call", "code", "status"),
+    [
+        ("kms", "list_keys", "UnrecognizedClientException", 400),
+        ("sts", "get_caller_identity", "InvalidClientTokenId", 403),
+        ("iam", "list_users", "InvalidClientTokenId", 403),
+    ],
+)
 def test_unknown_access_key_is_refused(
     local_aws: LocalAws, service: str, call: str, code: str, status: int
 ) -> None:
-    client = local_aws.client(service, {"AccessKeyId": "AKIANOTAREALKEY00000",
-                                        "SecretAccessKey": "x"})
+    client = local_aws.client(
+        service, {"AccessKeyId": "AKIANOTAREALKEY00000", "SecretAccessKey": "x"}
+    )
     with pytest.raises(ClientError) as exc:
         getattr(client, call)()
     assert code_of(exc) == code
@@ -62,7 +66,8 @@ def test_deactivated_user_key_is_refused(local_aws: LocalAws, customer: str) -> 
     sts = local_aws.client("sts", creds)
     assert sts.get_caller_identity()["Account"] == customer
     local_aws.client("iam", customer).update_access_key(
-        UserName="bob", AccessKeyId=creds["AccessKeyId"], Status="Inactive")
+        UserName="bob", AccessKeyId=creds["AccessKeyId"], Status="Inactive"
+    )
     with pytest.raises(ClientError) as exc:
         sts.get_caller_identity()
     assert code_of(exc) == "InvalidClientTokenId"
@@ -91,8 +96,11 @@ def test_expired_session_credentials_are_refused() -> None:
     with LocalAwsServer() as server:  # in-process: the test ages the session inside moto
         aws = LocalAws(server.endpoint_url)
         account = aws.new_account()
-        role = aws.make_role(account, "r", statements(
-            allow(f"arn:aws:iam::{account}:root", "sts:AssumeRole", resource=None)))
+        role = aws.make_role(
+            account,
+            "r",
+            statements(allow(f"arn:aws:iam::{account}:root", "sts:AssumeRole", resource=None)),
+        )
         fresh, stale = aws.assume(account, role), aws.assume(account, role)
         for session in sts_backends[account]["aws"].assumed_roles:
             if session.access_key_id == stale["AccessKeyId"]:
@@ -106,17 +114,29 @@ def test_expired_session_credentials_are_refused() -> None:
         assert code_of(exc) == "ExpiredTokenException"
 
 
-@pytest.mark.parametrize(("headers", "body", "code", "status"), [
-    ({"X-Amz-Target": "TrentService.ListKeys", "Content-Type": "application/x-amz-json-1.1"},
-     b"{}", "MissingAuthenticationTokenException", 400),
-    ({"Content-Type": "application/x-www-form-urlencoded"},
-     b"Action=GetCallerIdentity&Version=2011-06-15", "MissingAuthenticationToken", 403),
-])
+@pytest.mark.parametrize(
+    ("headers", "body", "code", "status"),
+    [
+        (
+            {"X-Amz-Target": "TrentService.ListKeys", "Content-Type": "application/x-amz-json-1.1"},
+            b"{}",
+            "MissingAuthenticationTokenException",
+            400,
+        ),
+        (
+            {"Content-Type": "application/x-www-form-urlencoded"},
+            b"Action=GetCallerIdentity&Version=2011-06-15",
+            "MissingAuthenticationToken",
+            403,
+        ),
+    ],
+)
 def test_unsigned_api_calls_are_refused(
     local_aws: LocalAws, headers: dict[str, str], body: bytes, code: str, status: int
 ) -> None:
-    request = urllib.request.Request(local_aws.endpoint_url + "/", data=body, headers=headers,
-                                     method="POST")
+    request = urllib.request.Request(
+        local_aws.endpoint_url + "/", data=body, headers=headers, method="POST"
+    )
     with pytest.raises(urllib.error.HTTPError) as exc:
         urllib.request.urlopen(request, timeout=10)
     assert exc.value.code == status

@@ -30,17 +30,26 @@ def encrypt(local_aws: LocalAws, account: str, key_arn: str) -> str:
     return str(answer["KeyId"])
 
 
-@pytest.mark.parametrize(("kind", "status", "code", "http"), [
-    ("throttle", 500, "ThrottlingException", 400),
-    ("error5xx", 500, "KMSInternalException", 500),
-    ("error5xx", 503, "ServiceUnavailableException", 503),
-])
+@pytest.mark.parametrize(
+    ("kind", "status", "code", "http"),
+    [
+        ("throttle", 500, "ThrottlingException", 400),
+        ("error5xx", 500, "KMSInternalException", 500),
+        ("error5xx", 503, "ServiceUnavailableException", 503),
+    ],
+)
 def test_kms_fault_then_clearing_restores(
-    local_aws: LocalAws, customer: str, key_arn: str, kind: str, status: int, code: str,
+    local_aws: LocalAws,
+    customer: str,
+    key_arn: str,
+    kind: str,
+    status: int,
+    code: str,
     http: int,
 ) -> None:
-    local_aws.set_fault(service="kms", operation="Encrypt", kind=kind, status=status,
-                        account=customer)
+    local_aws.set_fault(
+        service="kms", operation="Encrypt", kind=kind, status=status, account=customer
+    )
     with pytest.raises(ClientError) as exc:
         encrypt(local_aws, customer, key_arn)
     assert (code_of(exc), status_of(exc)) == (code, http)
@@ -81,20 +90,23 @@ def test_reset_closes_the_connection_without_answer(
 def test_latency_delays_and_can_exceed_a_read_timeout(
     local_aws: LocalAws, customer: str, key_arn: str
 ) -> None:
-    local_aws.set_fault(service="kms", operation="Encrypt", kind="latency", latency_ms=300,
-                        account=customer)
+    local_aws.set_fault(
+        service="kms", operation="Encrypt", kind="latency", latency_ms=300, account=customer
+    )
     started = time.monotonic()
     assert encrypt(local_aws, customer, key_arn) == key_arn
     assert time.monotonic() - started >= 0.3
-    impatient = local_aws.client("kms", customer, config=Config(
-        read_timeout=0.1, retries={"total_max_attempts": 1}))
+    impatient = local_aws.client(
+        "kms", customer, config=Config(read_timeout=0.1, retries={"total_max_attempts": 1})
+    )
     with pytest.raises(ReadTimeoutError):
         impatient.encrypt(KeyId=key_arn, Plaintext=b"x")
 
 
 def test_count_limits_a_fault(local_aws: LocalAws, customer: str, key_arn: str) -> None:
-    local_aws.set_fault(service="kms", operation="Encrypt", kind="throttle", count=2,
-                        account=customer)
+    local_aws.set_fault(
+        service="kms", operation="Encrypt", kind="throttle", count=2, account=customer
+    )
     outcomes = []
     for _ in range(4):
         try:
@@ -110,8 +122,9 @@ def test_partial_rate_is_reproducible_with_a_seed(
 ) -> None:
     def run() -> list[bool]:
         local_aws.clear_faults()
-        local_aws.set_fault(service="kms", operation="Encrypt", kind="throttle", rate=0.5,
-                            seed=7, account=customer)
+        local_aws.set_fault(
+            service="kms", operation="Encrypt", kind="throttle", rate=0.5, seed=7, account=customer
+        )
         hits = []
         for _ in range(20):
             try:

@@ -19,11 +19,22 @@ CONTEXT = {"tenant": "acme"}
 def share_with(local_aws: LocalAws, customer: str, key_arn: str, vendor: str) -> None:
     """Key policy: the customer's root (kms:*) and the vendor account's root (crypto)."""
     local_aws.client("kms", customer).put_key_policy(
-        KeyId=key_arn, PolicyName="default",
-        Policy=statements(allow(f"arn:aws:iam::{customer}:root", "kms:*"),
-                          allow(f"arn:aws:iam::{vendor}:root",
-                                ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*",
-                                 "kms:GenerateDataKey*", "kms:DescribeKey"])))
+        KeyId=key_arn,
+        PolicyName="default",
+        Policy=statements(
+            allow(f"arn:aws:iam::{customer}:root", "kms:*"),
+            allow(
+                f"arn:aws:iam::{vendor}:root",
+                [
+                    "kms:Encrypt",
+                    "kms:Decrypt",
+                    "kms:ReEncrypt*",
+                    "kms:GenerateDataKey*",
+                    "kms:DescribeKey",
+                ],
+            ),
+        ),
+    )
 
 
 def test_other_account_uses_key_by_arn(
@@ -40,13 +51,13 @@ def test_other_account_uses_key_by_arn(
     assert described["AWSAccountId"] == customer
     # and the owner decrypts what the vendor encrypted: one key, served by its owner
     owner = local_aws.client("kms", customer)
-    assert owner.decrypt(CiphertextBlob=made["CiphertextBlob"],
-                         EncryptionContext=CONTEXT)["Plaintext"] == made["Plaintext"]
+    assert (
+        owner.decrypt(CiphertextBlob=made["CiphertextBlob"], EncryptionContext=CONTEXT)["Plaintext"]
+        == made["Plaintext"]
+    )
 
 
-def test_key_in_another_region_is_served_by_its_region(
-    local_aws: LocalAws, customer: str
-) -> None:
+def test_key_in_another_region_is_served_by_its_region(local_aws: LocalAws, customer: str) -> None:
     west = local_aws.create_key(customer, region="us-west-2")
     kms = local_aws.client("kms", customer, "us-east-1")
     assert kms.describe_key(KeyId=west)["KeyMetadata"]["Arn"] == west
@@ -74,32 +85,49 @@ def test_bare_key_id_means_the_callers_own_account(
 ) -> None:
     share_with(local_aws, customer, key_arn, vendor)
     key_id = key_arn.rsplit("/", 1)[1]
-    assert local_aws.client("kms", customer).describe_key(KeyId=key_id)["KeyMetadata"][
-        "Arn"] == key_arn
+    assert (
+        local_aws.client("kms", customer).describe_key(KeyId=key_id)["KeyMetadata"]["Arn"]
+        == key_arn
+    )
     with pytest.raises(ClientError) as exc:
         local_aws.client("kms", vendor).describe_key(KeyId=key_id)
     assert code_of(exc) == "NotFoundException"
 
 
 LIFECYCLE: list[tuple[str, Callable[[Any, str], Any], Callable[[dict[str, Any]], bool]]] = [
-    ("describe_key", lambda k, a: k.describe_key(KeyId=a),
-     lambda r: r["KeyMetadata"]["KeyState"] == "Enabled"),
-    ("get_key_policy", lambda k, a: k.get_key_policy(KeyId=a, PolicyName="default"),
-     lambda r: "kms:*" in r["Policy"]),
+    (
+        "describe_key",
+        lambda k, a: k.describe_key(KeyId=a),
+        lambda r: r["KeyMetadata"]["KeyState"] == "Enabled",
+    ),
+    (
+        "get_key_policy",
+        lambda k, a: k.get_key_policy(KeyId=a, PolicyName="default"),
+        lambda r: "kms:*" in r["Policy"],
+    ),
     ("enable_key_rotation", lambda k, a: k.enable_key_rotation(KeyId=a), lambda r: True),
-    ("get_key_rotation_status", lambda k, a: k.get_key_rotation_status(KeyId=a),
-     lambda r: r["KeyRotationEnabled"] is False),
+    (
+        "get_key_rotation_status",
+        lambda k, a: k.get_key_rotation_status(KeyId=a),
+        lambda r: r["KeyRotationEnabled"] is False,
+    ),
     ("disable_key", lambda k, a: k.disable_key(KeyId=a), lambda r: True),
-    ("schedule_key_deletion",
-     lambda k, a: k.schedule_key_deletion(KeyId=a, PendingWindowInDays=7),
-     lambda r: r["KeyState"] == "PendingDeletion"),
+    (
+        "schedule_key_deletion",
+        lambda k, a: k.schedule_key_deletion(KeyId=a, PendingWindowInDays=7),
+        lambda r: r["KeyState"] == "PendingDeletion",
+    ),
 ]
 
 
 @pytest.mark.parametrize(("name", "call", "check"), LIFECYCLE, ids=[c[0] for c in LIFECYCLE])
 def test_lifecycle_calls_accept_key_arns(
-    local_aws: LocalAws, key_arn: str, customer: str, name: str,
-    call: Callable[[Any, str], Any], check: Callable[[dict[str, Any]], bool],
+    local_aws: LocalAws,
+    key_arn: str,
+    customer: str,
+    name: str,
+    call: Callable[[Any, str], Any],
+    check: Callable[[dict[str, Any]], bool],
 ) -> None:
     answer = call(local_aws.client("kms", customer), key_arn)
     assert answer["ResponseMetadata"]["HTTPStatusCode"] == 200
@@ -147,25 +175,36 @@ def crypto_calls(key_arn: str, blob: bytes) -> dict[str, Callable[[Any], Any]]:
         "Encrypt": lambda k: k.encrypt(KeyId=key_arn, Plaintext=b"x", EncryptionContext=CONTEXT),
         "Decrypt": lambda k: k.decrypt(CiphertextBlob=blob, EncryptionContext=CONTEXT),
         "GenerateDataKey": lambda k: k.generate_data_key(KeyId=key_arn, KeySpec="AES_256"),
-        "GenerateDataKeyWithoutPlaintext":
-            lambda k: k.generate_data_key_without_plaintext(KeyId=key_arn, KeySpec="AES_256"),
-        "ReEncrypt": lambda k: k.re_encrypt(CiphertextBlob=blob, SourceEncryptionContext=CONTEXT,
-                                            DestinationKeyId=key_arn),
+        "GenerateDataKeyWithoutPlaintext": lambda k: k.generate_data_key_without_plaintext(
+            KeyId=key_arn, KeySpec="AES_256"
+        ),
+        "ReEncrypt": lambda k: k.re_encrypt(
+            CiphertextBlob=blob, SourceEncryptionContext=CONTEXT, DestinationKeyId=key_arn
+        ),
     }
 
 
-@pytest.mark.parametrize("operation", ["Encrypt", "Decrypt", "GenerateDataKey",
-                                       "GenerateDataKeyWithoutPlaintext", "ReEncrypt"])
-@pytest.mark.parametrize(("lock", "code"), [
-    ("disable", "DisabledException"), ("schedule", "KMSInvalidStateException")])
+@pytest.mark.parametrize(
+    "operation",
+    ["Encrypt", "Decrypt", "GenerateDataKey", "GenerateDataKeyWithoutPlaintext", "ReEncrypt"],
+)
+@pytest.mark.parametrize(
+    ("lock", "code"), [("disable", "DisabledException"), ("schedule", "KMSInvalidStateException")]
+)
 def test_key_state_refuses_crypto_and_recovery_restores(
-    local_aws: LocalAws, customer: str, vendor: str, key_arn: str, operation: str,
-    lock: str, code: str,
+    local_aws: LocalAws,
+    customer: str,
+    vendor: str,
+    key_arn: str,
+    operation: str,
+    lock: str,
+    code: str,
 ) -> None:
     share_with(local_aws, customer, key_arn, vendor)
     owner, user = local_aws.client("kms", customer), local_aws.client("kms", vendor)
     blob = owner.encrypt(KeyId=key_arn, Plaintext=b"secret", EncryptionContext=CONTEXT)[
-        "CiphertextBlob"]
+        "CiphertextBlob"
+    ]
     call = crypto_calls(key_arn, blob)[operation]
     assert call(user)["ResponseMetadata"]["HTTPStatusCode"] == 200
     if lock == "disable":
@@ -182,8 +221,9 @@ def test_key_state_refuses_crypto_and_recovery_restores(
     assert call(user)["ResponseMetadata"]["HTTPStatusCode"] == 200
 
 
-@pytest.mark.parametrize(("lock", "code"), [
-    ("disable", "DisabledException"), ("schedule", "KMSInvalidStateException")])
+@pytest.mark.parametrize(
+    ("lock", "code"), [("disable", "DisabledException"), ("schedule", "KMSInvalidStateException")]
+)
 def test_re_encrypt_checks_the_destination_key_state(
     local_aws: LocalAws, customer: str, key_arn: str, lock: str, code: str
 ) -> None:
@@ -210,9 +250,14 @@ def test_re_encrypt_between_keys_of_two_other_accounts(
     share_with(local_aws, second, target, vendor)
     kms = local_aws.client("kms", vendor)
     blob = kms.encrypt(KeyId=key_arn, Plaintext=b"secret", EncryptionContext=CONTEXT)[
-        "CiphertextBlob"]
-    moved = kms.re_encrypt(CiphertextBlob=blob, SourceEncryptionContext=CONTEXT,
-                           DestinationKeyId=target, DestinationEncryptionContext={"t": "2"})
+        "CiphertextBlob"
+    ]
+    moved = kms.re_encrypt(
+        CiphertextBlob=blob,
+        SourceEncryptionContext=CONTEXT,
+        DestinationKeyId=target,
+        DestinationEncryptionContext={"t": "2"},
+    )
     assert moved["SourceKeyId"] == key_arn and moved["KeyId"] == target
     back = kms.decrypt(CiphertextBlob=moved["CiphertextBlob"], EncryptionContext={"t": "2"})
     assert back["Plaintext"] == b"secret" and back["KeyId"] == target
@@ -223,8 +268,7 @@ def test_decrypt_with_the_wrong_key_id_or_context_fails(
 ) -> None:
     kms = local_aws.client("kms", customer)
     other = local_aws.create_key(customer)
-    blob = kms.encrypt(KeyId=key_arn, Plaintext=b"s", EncryptionContext=CONTEXT)[
-        "CiphertextBlob"]
+    blob = kms.encrypt(KeyId=key_arn, Plaintext=b"s", EncryptionContext=CONTEXT)["CiphertextBlob"]
     with pytest.raises(ClientError) as exc:
         kms.decrypt(CiphertextBlob=blob, KeyId=other, EncryptionContext=CONTEXT)
     assert code_of(exc) == "IncorrectKeyException"
@@ -234,17 +278,23 @@ def test_decrypt_with_the_wrong_key_id_or_context_fails(
     with pytest.raises(ClientError) as exc:
         kms.decrypt(CiphertextBlob=b"too short to be a ciphertext")
     assert code_of(exc) == "InvalidCiphertextException"
-    assert kms.decrypt(CiphertextBlob=blob, KeyId=key_arn,
-                       EncryptionContext=CONTEXT)["Plaintext"] == b"s"
+    assert (
+        kms.decrypt(CiphertextBlob=blob, KeyId=key_arn, EncryptionContext=CONTEXT)["Plaintext"]
+        == b"s"
+    )
 
 
 def test_same_account_only_operations_refuse_other_accounts_keys(
     local_aws: LocalAws, customer: str, vendor: str, key_arn: str
 ) -> None:
     local_aws.client("kms", customer).put_key_policy(
-        KeyId=key_arn, PolicyName="default",
-        Policy=statements(allow(f"arn:aws:iam::{customer}:root", "kms:*"),
-                          allow(f"arn:aws:iam::{vendor}:root", "kms:*")))
+        KeyId=key_arn,
+        PolicyName="default",
+        Policy=statements(
+            allow(f"arn:aws:iam::{customer}:root", "kms:*"),
+            allow(f"arn:aws:iam::{vendor}:root", "kms:*"),
+        ),
+    )
     kms = local_aws.client("kms", vendor)
     assert kms.describe_key(KeyId=key_arn)["KeyMetadata"]["Arn"] == key_arn  # cross-account: yes
     calls: list[Callable[[], Any]] = [

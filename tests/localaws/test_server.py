@@ -22,16 +22,26 @@ def test_help_explains_ports_accounts_and_faults() -> None:
     result = CliRunner().invoke(app, ["local-aws", "--help"])
     assert result.exit_code == 0
     text = " ".join(result.output.split())
-    for words in ("--port", "0 (the default) picks a free port", "127.0.0.1",
-                  "ROOT followed by a 12-digit account id", "sts:AssumeRole", "/_byok/faults",
-                  "/_byok/reset"):
+    for words in (
+        "--port",
+        "0 (the default) picks a free port",
+        "127.0.0.1",
+        "ROOT followed by a 12-digit account id",
+        "sts:AssumeRole",
+        "/_byok/faults",
+        "/_byok/reset",
+    ):
         assert words in text, words
 
 
-@pytest.mark.parametrize("command", [
-    [str(Path(sys.executable).with_name("byok")), "local-aws", "--port", "0"],
-    [sys.executable, "-m", "byok.localaws", "--port", "0"],
-], ids=["byok local-aws", "python -m byok.localaws"])
+@pytest.mark.parametrize(
+    "command",
+    [
+        [str(Path(sys.executable).with_name("byok")), "local-aws", "--port", "0"],
+        [sys.executable, "-m", "byok.localaws", "--port", "0"],
+    ],
+    ids=["byok local-aws", "python -m byok.localaws"],
+)
 def test_foreground_server_prints_url_first_and_stops_on_sigterm(command: list[str]) -> None:
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:

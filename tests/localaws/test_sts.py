@@ -16,22 +16,26 @@ EXTERNAL_ID = "tenant-acme-6f1c2d"
 
 
 def trust(principal: str, external_id: str | None = EXTERNAL_ID) -> str:
-    condition = None if external_id is None else {
-        "StringEquals": {"sts:ExternalId": external_id}}
+    condition = None if external_id is None else {"StringEquals": {"sts:ExternalId": external_id}}
     return statements(allow(principal, "sts:AssumeRole", resource=None, condition=condition))
 
 
 def assume_policy(resource: str = "*") -> dict[str, Any]:
-    return {"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": resource}]}
+    return {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": resource}],
+    }
 
 
 @pytest.fixture
 def vendor_session(local_aws: LocalAws, vendor: str) -> dict[str, str]:
     """A session of the vendor's document-storage-role (allowed to assume any role)."""
-    arn = local_aws.make_role(vendor, "document-storage-role",
-                              statements(allow(f"arn:aws:iam::{vendor}:root", "sts:AssumeRole")),
-                              {"assume": assume_policy("arn:aws:iam::*:role/*")})
+    arn = local_aws.make_role(
+        vendor,
+        "document-storage-role",
+        statements(allow(f"arn:aws:iam::{vendor}:root", "sts:AssumeRole")),
+        {"assume": assume_policy("arn:aws:iam::*:role/*")},
+    )
     return {"arn": arn, **local_aws.assume(vendor, arn, session_name="service")}
 
 
@@ -41,17 +45,20 @@ def client_role(local_aws: LocalAws, customer: str, vendor_session: dict[str, st
 
 
 def denied(exc: pytest.ExceptionInfo[ClientError], caller: str, role: str) -> bool:
-    return (code_of(exc) == "AccessDenied" and status_of(exc) == 403
-            and exc.value.response["Error"]["Message"] == (
-                f"User: {caller} is not authorized to perform: sts:AssumeRole on resource: "
-                f"{role}"))
+    return (
+        code_of(exc) == "AccessDenied"
+        and status_of(exc) == 403
+        and exc.value.response["Error"]["Message"]
+        == (f"User: {caller} is not authorized to perform: sts:AssumeRole on resource: {role}")
+    )
 
 
 def test_right_external_id_is_accepted(
     local_aws: LocalAws, customer: str, vendor_session: dict[str, str], client_role: str
 ) -> None:
-    creds = local_aws.assume(vendor_session, client_role, external_id=EXTERNAL_ID,
-                             session_name="tenant-acme")
+    creds = local_aws.assume(
+        vendor_session, client_role, external_id=EXTERNAL_ID, session_name="tenant-acme"
+    )
     identity = local_aws.client("sts", creds).get_caller_identity()
     assert identity["Arn"] == f"arn:aws:sts::{customer}:assumed-role/client-role/tenant-acme"
     assert identity["Account"] == customer
@@ -59,7 +66,10 @@ def test_right_external_id_is_accepted(
 
 @pytest.mark.parametrize("external_id", ["wrong-id", None])
 def test_wrong_or_missing_external_id_is_denied(
-    local_aws: LocalAws, vendor: str, vendor_session: dict[str, str], client_role: str,
+    local_aws: LocalAws,
+    vendor: str,
+    vendor_session: dict[str, str],
+    client_role: str,
     external_id: str | None,
 ) -> None:
     with pytest.raises(ClientError) as exc:
@@ -68,12 +78,13 @@ def test_wrong_or_missing_external_id_is_denied(
     assert denied(exc, caller, client_role)
 
 
-def test_unlisted_principal_is_denied(
-    local_aws: LocalAws, vendor: str, client_role: str
-) -> None:
-    other = local_aws.make_role(vendor, "other-role",
-                                statements(allow(f"arn:aws:iam::{vendor}:root", "sts:AssumeRole")),
-                                {"assume": assume_policy()})
+def test_unlisted_principal_is_denied(local_aws: LocalAws, vendor: str, client_role: str) -> None:
+    other = local_aws.make_role(
+        vendor,
+        "other-role",
+        statements(allow(f"arn:aws:iam::{vendor}:root", "sts:AssumeRole")),
+        {"assume": assume_policy()},
+    )
     session = local_aws.assume(vendor, other)
     with pytest.raises(ClientError) as exc:
         local_aws.assume(session, client_role, external_id=EXTERNAL_ID)
@@ -110,8 +121,12 @@ def test_cross_account_caller_needs_an_identity_policy(
         local_aws.assume(creds, role)
     assert denied(exc, user_arn, role)
     local_aws.client("iam", vendor).put_user_policy(
-        UserName="deployer", PolicyName="assume", PolicyDocument=statements(
-            {"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": role}))
+        UserName="deployer",
+        PolicyName="assume",
+        PolicyDocument=statements(
+            {"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": role}
+        ),
+    )
     assert local_aws.assume(creds, role)["AccessKeyId"]
 
 
@@ -124,15 +139,18 @@ def test_account_root_principal_trusts_the_other_accounts_root(
 
 
 def test_chained_session_carries_the_right_identity_and_one_hour_limit(
-    local_aws: LocalAws, customer: str, vendor: str, vendor_session: dict[str, str],
+    local_aws: LocalAws,
+    customer: str,
+    vendor: str,
+    vendor_session: dict[str, str],
     client_role: str,
 ) -> None:
     assert local_aws.client("sts", vendor_session).get_caller_identity()["Arn"] == (
-        f"arn:aws:sts::{vendor}:assumed-role/document-storage-role/service")
+        f"arn:aws:sts::{vendor}:assumed-role/document-storage-role/service"
+    )
     with pytest.raises(ClientError) as exc:
         local_aws.assume(vendor_session, client_role, external_id=EXTERNAL_ID, duration_s=7200)
     assert code_of(exc) == "ValidationError"
     assert "1 hour session limit" in exc.value.response["Error"]["Message"]
-    creds = local_aws.assume(vendor_session, client_role, external_id=EXTERNAL_ID,
-                             duration_s=3600)
+    creds = local_aws.assume(vendor_session, client_role, external_id=EXTERNAL_ID, duration_s=3600)
     assert local_aws.client("sts", creds).get_caller_identity()["Account"] == customer

@@ -16,9 +16,13 @@ pytestmark = pytest.mark.localaws
 
 def share(local_aws: LocalAws, customer: str, key_arn: str, principal: str) -> None:
     local_aws.client("kms", customer).put_key_policy(
-        KeyId=key_arn, PolicyName="default", Policy=statements(
+        KeyId=key_arn,
+        PolicyName="default",
+        Policy=statements(
             allow(f"arn:aws:iam::{customer}:root", "kms:*"),
-            allow(principal, ["kms:GenerateDataKey", "kms:Decrypt"])))
+            allow(principal, ["kms:GenerateDataKey", "kms:Decrypt"]),
+        ),
+    )
 
 
 def test_success_and_refusal_recorded_with_the_returned_request_ids(
@@ -26,8 +30,9 @@ def test_success_and_refusal_recorded_with_the_returned_request_ids(
 ) -> None:
     share(local_aws, customer, key_arn, f"arn:aws:iam::{vendor}:root")
     kms = local_aws.client("kms", vendor)
-    made = kms.generate_data_key(KeyId=key_arn, KeySpec="AES_256",
-                                 EncryptionContext={"tenant": "acme", "tk": "1"})
+    made = kms.generate_data_key(
+        KeyId=key_arn, KeySpec="AES_256", EncryptionContext={"tenant": "acme", "tk": "1"}
+    )
     with pytest.raises(ClientError) as exc:
         kms.encrypt(KeyId=key_arn, Plaintext=b"x")
     events = local_aws.lookup_events(customer, resource_name=key_arn)
@@ -49,9 +54,11 @@ def test_assumed_role_identity_names_the_session_issuer(
     local_aws: LocalAws, customer: str, vendor: str, key_arn: str
 ) -> None:
     role = local_aws.make_role(
-        vendor, "svc", statements(allow(f"arn:aws:iam::{vendor}:root", "sts:AssumeRole",
-                                        resource=None)),
-        {"kms": statements({"Effect": "Allow", "Action": "kms:*", "Resource": "*"})})
+        vendor,
+        "svc",
+        statements(allow(f"arn:aws:iam::{vendor}:root", "sts:AssumeRole", resource=None)),
+        {"kms": statements({"Effect": "Allow", "Action": "kms:*", "Resource": "*"})},
+    )
     share(local_aws, customer, key_arn, role)
     session = local_aws.assume(vendor, role, session_name="tenant-acme")
     local_aws.client("kms", session).generate_data_key(KeyId=key_arn, KeySpec="AES_256")
@@ -62,7 +69,8 @@ def test_assumed_role_identity_names_the_session_issuer(
     assert identity["sessionContext"]["sessionIssuer"]["arn"] == role
     assert identity["accessKeyId"] == session["AccessKeyId"]
     assert local_aws.lookup_events(customer, username="tenant-acme")[0]["eventName"] == (
-        "GenerateDataKey")
+        "GenerateDataKey"
+    )
     # the caller's account records the call too, with its own recipient account id
     (mine,) = local_aws.lookup_events(vendor, event_name="GenerateDataKey")
     assert mine["recipientAccountId"] == vendor and mine["requestID"] == event["requestID"]
@@ -72,16 +80,30 @@ def test_newest_first_time_window_and_pagination(
     local_aws: LocalAws, customer: str, key_arn: str
 ) -> None:
     kms = local_aws.client("kms", customer)
-    ids = [kms.encrypt(KeyId=key_arn, Plaintext=b"x")["ResponseMetadata"]["RequestId"]
-           for _ in range(55)]
+    ids = [
+        kms.encrypt(KeyId=key_arn, Plaintext=b"x")["ResponseMetadata"]["RequestId"]
+        for _ in range(55)
+    ]
     events = local_aws.lookup_events(customer, event_name="Encrypt")
     assert [e["requestID"] for e in events] == ids[::-1]  # 2 pages of at most 50
     now = datetime.now(UTC)
-    assert local_aws.lookup_events(customer, event_name="Encrypt",
-                                   start_time=now + timedelta(minutes=5)) == []
-    assert len(local_aws.lookup_events(customer, event_name="Encrypt",
-                                       start_time=now - timedelta(minutes=5),
-                                       end_time=now + timedelta(minutes=5))) == 55
+    assert (
+        local_aws.lookup_events(
+            customer, event_name="Encrypt", start_time=now + timedelta(minutes=5)
+        )
+        == []
+    )
+    assert (
+        len(
+            local_aws.lookup_events(
+                customer,
+                event_name="Encrypt",
+                start_time=now - timedelta(minutes=5),
+                end_time=now + timedelta(minutes=5),
+            )
+        )
+        == 55
+    )
     summary = local_aws.client("cloudtrail", customer).lookup_events(MaxResults=1)["Events"][0]
     assert json.loads(summary["CloudTrailEvent"])["requestID"] == ids[-1]
     assert summary["Resources"] == [{"ResourceType": "AWS::KMS::Key", "ResourceName": key_arn}]
@@ -98,18 +120,30 @@ def test_events_are_visible_only_to_the_accounts_involved(
 
 def test_lookup_allows_one_attribute_only(local_aws: LocalAws, customer: str) -> None:
     with pytest.raises(ClientError) as exc:
-        local_aws.client("cloudtrail", customer).lookup_events(LookupAttributes=[
-            {"AttributeKey": "EventName", "AttributeValue": "Decrypt"},
-            {"AttributeKey": "Username", "AttributeValue": "root"}])
+        local_aws.client("cloudtrail", customer).lookup_events(
+            LookupAttributes=[
+                {"AttributeKey": "EventName", "AttributeValue": "Decrypt"},
+                {"AttributeKey": "Username", "AttributeValue": "root"},
+            ]
+        )
     assert code_of(exc) == "InvalidLookupAttributesException"
 
 
 def test_assume_role_recorded_in_the_roles_account(
     local_aws: LocalAws, customer: str, vendor: str
 ) -> None:
-    role = local_aws.make_role(customer, "r", statements(
-        allow(f"arn:aws:iam::{vendor}:root", "sts:AssumeRole", resource=None,
-              condition={"StringEquals": {"sts:ExternalId": "x-1"}})))
+    role = local_aws.make_role(
+        customer,
+        "r",
+        statements(
+            allow(
+                f"arn:aws:iam::{vendor}:root",
+                "sts:AssumeRole",
+                resource=None,
+                condition={"StringEquals": {"sts:ExternalId": "x-1"}},
+            )
+        ),
+    )
     local_aws.assume(vendor, role, external_id="x-1")
     with pytest.raises(ClientError) as exc:
         local_aws.assume(vendor, role)
@@ -126,8 +160,8 @@ def test_event_of_this_second_is_inside_end_time_now(
 ) -> None:
     # botocore sends EndTime in whole seconds; CloudTrail event times are whole seconds too.
     request_id = local_aws.client("kms", customer).encrypt(KeyId=key_arn, Plaintext=b"x")[
-        "ResponseMetadata"]["RequestId"]
-    found = local_aws.lookup_events(customer, event_name="Encrypt",
-                                    end_time=datetime.now(UTC))
+        "ResponseMetadata"
+    ]["RequestId"]
+    found = local_aws.lookup_events(customer, event_name="Encrypt", end_time=datetime.now(UTC))
     assert [e["requestID"] for e in found] == [request_id]
     assert found[0]["eventTime"].endswith("Z") and len(found[0]["eventTime"]) == 20

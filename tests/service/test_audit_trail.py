@@ -35,9 +35,9 @@ def test_audit_kms_events_match_cloudtrail_one_to_one(world: World, local_aws: A
     trail = {
         event["requestID"]: event
         for event in local_aws.lookup_events(customer.account, resource_name=customer.key_arn)
-        if event["userIdentity"].get("arn", "").startswith(
-            f"arn:aws:sts::{world.vendor_account}:assumed-role/"
-        )
+        if event["userIdentity"]
+        .get("arn", "")
+        .startswith(f"arn:aws:sts::{world.vendor_account}:assumed-role/")
     }
     assert ours and set(ours) == set(trail)  # one to one, no call missing on either side
     for request_id, event in ours.items():

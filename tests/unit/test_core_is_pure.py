@@ -9,9 +9,25 @@ import byok
 import byok.errors
 
 CORE = Path(byok.__file__).parent / "core"
-FORBIDDEN = ("boto3", "botocore", "sqlalchemy", "psycopg", "fastapi", "starlette", "moto",
-             "typer", "click", "rich", "werkzeug", "byok.aws", "byok.store", "byok.localaws",
-             "byok.service", "byok.api", "byok.cli")
+FORBIDDEN = (
+    "boto3",
+    "botocore",
+    "sqlalchemy",
+    "psycopg",
+    "fastapi",
+    "starlette",
+    "moto",
+    "typer",
+    "click",
+    "rich",
+    "werkzeug",
+    "byok.aws",
+    "byok.store",
+    "byok.localaws",
+    "byok.service",
+    "byok.api",
+    "byok.cli",
+)
 
 
 def _imports(path: Path) -> set[str]:
@@ -30,7 +46,9 @@ def test_core_modules_import_nothing_impure() -> None:
     assert modules, "no core modules found"
     offenders = {
         str(path.relative_to(CORE)): sorted(
-            name for name in _imports(path) if name.split(".")[0] in FORBIDDEN
+            name
+            for name in _imports(path)
+            if name.split(".")[0] in FORBIDDEN
             or any(name == f or name.startswith(f + ".") for f in FORBIDDEN)
         )
         for path in modules
@@ -40,7 +58,8 @@ def test_core_modules_import_nothing_impure() -> None:
 
 def test_errors_all_matches_public_names() -> None:
     public = {
-        name for name, value in vars(byok.errors).items()
+        name
+        for name, value in vars(byok.errors).items()
         if not name.startswith("_") and getattr(value, "__module__", None) == "byok.errors"
     } | {"ERROR_TABLE"}
     assert set(byok.errors.__all__) == public

@@ -37,16 +37,30 @@ def _policy(*statements: dict[str, Any]) -> dict[str, Any]:
 
 
 def _allow(**extra: Any) -> dict[str, Any]:
-    return {"Effect": "Allow", "Principal": {"AWS": VROLE}, "Action": "kms:Decrypt",
-            "Resource": "*", **extra}
+    return {
+        "Effect": "Allow",
+        "Principal": {"AWS": VROLE},
+        "Action": "kms:Decrypt",
+        "Resource": "*",
+        **extra,
+    }
 
 
 def test_public_names_match_all() -> None:
     public = {n for n in dir(evaluate_module) if not n.startswith("_")}
     exported = set(evaluate_module.__all__)
     assert exported <= public
-    assert {"Request", "Decision", "evaluate", "parse_policy", "kms_authorize",
-            "assume_role_authorize", "PolicyDocument", "Statement", "explain"} <= exported
+    assert {
+        "Request",
+        "Decision",
+        "evaluate",
+        "parse_policy",
+        "kms_authorize",
+        "assume_role_authorize",
+        "PolicyDocument",
+        "Statement",
+        "explain",
+    } <= exported
 
 
 def test_parse_keeps_sid_index_and_version() -> None:
@@ -119,13 +133,18 @@ def test_field_name_is_reported() -> None:
 
 
 def test_condition_numbers_and_booleans_become_text() -> None:
-    doc = parse_policy(_policy(_allow(Condition={
-        "Bool": {"aws:SecureTransport": False},
-        "NumericLessThan": {"kms:GrantConstraintCount": [3, 4.5]},
-    })))
+    doc = parse_policy(
+        _policy(
+            _allow(
+                Condition={
+                    "Bool": {"aws:SecureTransport": False},
+                    "NumericLessThan": {"kms:GrantConstraintCount": [3, 4.5]},
+                }
+            )
+        )
+    )
     values = {c.key: c.values for c in doc.statements[0].conditions}
-    assert values == {"aws:SecureTransport": ("false",),
-                      "kms:GrantConstraintCount": ("3", "4.5")}
+    assert values == {"aws:SecureTransport": ("false",), "kms:GrantConstraintCount": ("3", "4.5")}
 
 
 def test_identity_policy_with_principal_is_refused_at_evaluation() -> None:
@@ -147,16 +166,25 @@ def test_resource_policy_without_principal_is_refused() -> None:
 
 
 def test_explain_names_matched_statements() -> None:
-    doc = parse_policy(_policy(
-        _allow(Sid="Vendor"),
-        {"Effect": "Allow", "Principal": {"AWS": V}, "Action": "kms:*", "Resource": "*"},
-        {"Sid": "NoDelete", "Effect": "Deny", "Principal": "*", "Action": "kms:Schedule*",
-         "Resource": "*"},
-    ))
+    doc = parse_policy(
+        _policy(
+            _allow(Sid="Vendor"),
+            {"Effect": "Allow", "Principal": {"AWS": V}, "Action": "kms:*", "Resource": "*"},
+            {
+                "Sid": "NoDelete",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "kms:Schedule*",
+                "Resource": "*",
+            },
+        )
+    )
     result = explain(doc, VENDOR, resource_policy=True)
     assert result.decision is Decision.ALLOW and result.direct_allow
     assert [(m.label, m.principal) for m in result.allows] == [
-        ("Vendor", PrincipalMatch.CALLER), ("#1", PrincipalMatch.ACCOUNT)]
+        ("Vendor", PrincipalMatch.CALLER),
+        ("#1", PrincipalMatch.ACCOUNT),
+    ]
     assert result.denies == ()
     deleting = Request((VSESS, VROLE), V, "kms:ScheduleKeyDeletion", KEY)
     result = explain(doc, deleting, resource_policy=True)
@@ -186,8 +214,10 @@ def test_decision_allowed_property() -> None:
         ({"principal_arns": (VROLE, 7)}, "principal_arns"),
         ({"principal_arns": ("alice",)}, "not an IAM or STS ARN"),
         ({"principal_arns": (f"arn:aws:iam::{A}:root",)}, "not of principal_account"),
-        ({"principal_arns": (VSESS, f"arn:aws:iam::{A}:role/document-storage-role")},
-         "not of principal_account"),
+        (
+            {"principal_arns": (VSESS, f"arn:aws:iam::{A}:role/document-storage-role")},
+            "not of principal_account",
+        ),
         ({"action": "kms:*"}, "without wildcards"),
         ({"action": "Decrypt"}, "service:Action"),
         ({"principal_account": "4444"}, "principal_account"),
@@ -199,8 +229,12 @@ def test_decision_allowed_property() -> None:
     ],
 )
 def test_request_is_validated(kwargs: dict[str, Any], needle: str) -> None:
-    base: dict[str, Any] = {"principal_arns": (VROLE,), "principal_account": V,
-                            "action": "kms:Decrypt", "resource": KEY}
+    base: dict[str, Any] = {
+        "principal_arns": (VROLE,),
+        "principal_account": V,
+        "action": "kms:Decrypt",
+        "resource": KEY,
+    }
     with pytest.raises(InvalidInput, match=needle) as caught:
         Request(**{**base, **kwargs})
     assert caught.value.field == "request"
@@ -223,13 +257,13 @@ def test_request_context_is_a_snapshot() -> None:
     assert request.values("kms:EncryptionContextKeys") == ("tenant",)
     assert request.values("sts:ExternalId") is None
     assert "sts:ExternalId" not in request.context
-    assert request.with_default_context({"sts:ExternalId": "x"}).values("sts:externalid") == (
-        "x",)
+    assert request.with_default_context({"sts:ExternalId": "x"}).values("sts:externalid") == ("x",)
 
 
 def test_kms_caller_account_is_not_overridden() -> None:
-    doc = parse_policy(_policy(_allow(Principal="*",
-                                      Condition={"StringEquals": {"kms:CallerAccount": A}})))
+    doc = parse_policy(
+        _policy(_allow(Principal="*", Condition={"StringEquals": {"kms:CallerAccount": A}}))
+    )
     forged = Request((VSESS, VROLE), V, "kms:Decrypt", KEY, {"kms:CallerAccount": A})
     identity = [parse_policy(_policy({"Effect": "Allow", "Action": "kms:*", "Resource": "*"}))]
     # The emulator passes what KMS saw; the evaluator only fills the key in when absent.
@@ -250,10 +284,12 @@ def test_owner_account_is_validated(account: Any) -> None:
 
 def test_identity_allow_on_other_action_does_not_help() -> None:
     key_policy = parse_policy(_policy(_allow(Principal={"AWS": V}, Action="kms:*")))
-    encrypt_only = parse_policy(_policy({"Effect": "Allow", "Action": "kms:Encrypt",
-                                         "Resource": KEY}))
+    encrypt_only = parse_policy(
+        _policy({"Effect": "Allow", "Action": "kms:Encrypt", "Resource": KEY})
+    )
     assert kms_authorize(key_policy, [encrypt_only], VENDOR, key_account=A) is (
-        Decision.IMPLICIT_DENY)
+        Decision.IMPLICIT_DENY
+    )
 
 
 # --- wildcard matcher -------------------------------------------------------------------
@@ -305,8 +341,16 @@ def test_operator_names_parse_exactly() -> None:
     spec = parse_operator("ForAnyValue:StringLikeIfExists")
     assert spec is not None
     assert (spec.base, spec.set_operator, spec.if_exists) == ("StringLike", "ForAnyValue", True)
-    for wrong in ("stringequals", "StringEquals ", "ForAllValues:Null", "Null IfExists",
-                  "IfExists", "ForAnyValue:", ":StringEquals", "NullIfExists"):
+    for wrong in (
+        "stringequals",
+        "StringEquals ",
+        "ForAllValues:Null",
+        "Null IfExists",
+        "IfExists",
+        "ForAnyValue:",
+        ":StringEquals",
+        "NullIfExists",
+    ):
         assert parse_operator(wrong) is None, wrong
     assert "Null" in supported_operators() and "StringEquals" in supported_operators()
 
@@ -339,8 +383,9 @@ def _holds(operator: str, key: str, value: Any, context: dict[str, Any]) -> bool
         ("BinaryEquals", "QmluYXJ5", "QmluYXJ5", True),
     ],
 )
-def test_other_operators(operator: str, policy_value: str, request_value: str,
-                         expected: bool) -> None:
+def test_other_operators(
+    operator: str, policy_value: str, request_value: str, expected: bool
+) -> None:
     assert _holds(operator, "k", policy_value, {"k": request_value}) is expected
 
 

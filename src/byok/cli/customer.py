@@ -51,77 +51,160 @@ customer_app = typer.Typer(
 )
 
 # -- shared options ------------------------------------------------------------------------
-MODE = typer.Option(..., "--mode", help="direct (Option A: the key policy names the vendor's "
-                    "role) or assume-role (Option B: a client role in your account).")
-VENDOR_ACCOUNT = typer.Option(..., "--vendor-account", envvar="BYOK_VENDOR_ACCOUNT",
-                              help="The vendor's 12-digit AWS account id (the vendor gives it).")
-FACING_ROLE = typer.Option("customer-facing-role", "--vendor-role",
-                           help="Option A: name of the vendor role your key policy names.")
-STORAGE_ROLE = typer.Option("document-storage-role", "--document-storage-role",
-                            help="Option B: name of the vendor role your client role trusts.")
+MODE = typer.Option(
+    ...,
+    "--mode",
+    help="direct (Option A: the key policy names the vendor's "
+    "role) or assume-role (Option B: a client role in your account).",
+)
+VENDOR_ACCOUNT = typer.Option(
+    ...,
+    "--vendor-account",
+    envvar="BYOK_VENDOR_ACCOUNT",
+    help="The vendor's 12-digit AWS account id (the vendor gives it).",
+)
+FACING_ROLE = typer.Option(
+    "customer-facing-role",
+    "--vendor-role",
+    help="Option A: name of the vendor role your key policy names.",
+)
+STORAGE_ROLE = typer.Option(
+    "document-storage-role",
+    "--document-storage-role",
+    help="Option B: name of the vendor role your client role trusts.",
+)
 TENANT = typer.Option(..., "--tenant", help="Your tenant id, as the vendor gave it.")
-KEY_ARN = typer.Option(None, "--key-arn", help="An existing key to adopt (its ARN, not an "
-                       "alias); omitted: create one (found again by its alias on re-runs).")
-EXTERNAL_ID = typer.Option(None, "--external-id", help="Option B: the External ID the vendor "
-                           "generated for you. Copy it exactly.")
-CLIENT_ROLE = typer.Option("byok-client-role", "--client-role",
-                           help="Option B: name of the client role in your account.")
-ADMINS = typer.Option(None, "--admin", help="Key administrator (IAM role/user ARN of your "
-                      "account); repeat for several. Gets management actions only.")
-HARDEN = typer.Option(False, "--harden", help="Limit the key to this tenant's encryption "
-                      "context (kms:EncryptionContext:byok:tenant) and the caller's account.")
-REGION = typer.Option(None, "--region", help="Region of a new key (default us-east-1; an "
-                      "adopted key's region comes from its ARN).")
+KEY_ARN = typer.Option(
+    None,
+    "--key-arn",
+    help="An existing key to adopt (its ARN, not an "
+    "alias); omitted: create one (found again by its alias on re-runs).",
+)
+EXTERNAL_ID = typer.Option(
+    None,
+    "--external-id",
+    help="Option B: the External ID the vendor generated for you. Copy it exactly.",
+)
+CLIENT_ROLE = typer.Option(
+    "byok-client-role", "--client-role", help="Option B: name of the client role in your account."
+)
+ADMINS = typer.Option(
+    None,
+    "--admin",
+    help="Key administrator (IAM role/user ARN of your "
+    "account); repeat for several. Gets management actions only.",
+)
+HARDEN = typer.Option(
+    False,
+    "--harden",
+    help="Limit the key to this tenant's encryption "
+    "context (kms:EncryptionContext:byok:tenant) and the caller's account.",
+)
+REGION = typer.Option(
+    None,
+    "--region",
+    help="Region of a new key (default us-east-1; an adopted key's region comes from its ARN).",
+)
 ALIAS = typer.Option(None, "--alias", help="Alias of the key (default alias/byok-<tenant>).")
 DESCRIPTION = typer.Option(None, "--description", help="Description of a new key.")
-PROFILE = typer.Option(None, "--profile", help="AWS profile with your account's credentials "
-                       "(default: the environment / default chain).")
-ENDPOINT = typer.Option(None, "--endpoint-url", envvar="BYOK_AWS_ENDPOINT_URL",
-                        help="AWS endpoint, e.g. the local AWS http://127.0.0.1:4566.")
-HANDOVER = typer.Option(None, "--handover", exists=True, dir_okay=False, help="The hand-over "
-                        "JSON `byok customer setup` printed: fills --tenant, --mode, --key-arn, "
-                        "--client-role-arn and --external-id.")
+PROFILE = typer.Option(
+    None,
+    "--profile",
+    help="AWS profile with your account's credentials (default: the environment / default chain).",
+)
+ENDPOINT = typer.Option(
+    None,
+    "--endpoint-url",
+    envvar="BYOK_AWS_ENDPOINT_URL",
+    help="AWS endpoint, e.g. the local AWS http://127.0.0.1:4566.",
+)
+HANDOVER = typer.Option(
+    None,
+    "--handover",
+    exists=True,
+    dir_okay=False,
+    help="The hand-over "
+    "JSON `byok customer setup` printed: fills --tenant, --mode, --key-arn, "
+    "--client-role-arn and --external-id.",
+)
 
 
 def _vendor(account: str, facing: str, storage: str) -> VendorIdentity:
     return VendorIdentity(account, customer_facing_role=facing, document_storage_role=storage)
 
 
-def _setup(tenant: str, mode: str, account: str, *, key_arn: str | None,
-           external_id: str | None, client_role: str, admins: list[str] | None,
-           harden: bool, region: str | None, alias: str | None,
-           description: str | None) -> CustomerSetup:
-    return CustomerSetup(tenant=tenant, mode=mode, customer_account=account,  # type: ignore[arg-type]
-                         key_arn=key_arn, external_id=external_id,
-                         client_role_name=client_role, admins=tuple(admins or ()),
-                         hardening=harden, region=region, key_alias=alias,
-                         description=description)
+def _setup(
+    tenant: str,
+    mode: str,
+    account: str,
+    *,
+    key_arn: str | None,
+    external_id: str | None,
+    client_role: str,
+    admins: list[str] | None,
+    harden: bool,
+    region: str | None,
+    alias: str | None,
+    description: str | None,
+) -> CustomerSetup:
+    return CustomerSetup(
+        tenant=tenant,
+        mode=mode,  # type: ignore[arg-type]  # CustomerSetup validates it (InvalidInput)
+        customer_account=account,
+        key_arn=key_arn,
+        external_id=external_id,
+        client_role_name=client_role,
+        admins=tuple(admins or ()),
+        hardening=harden,
+        region=region,
+        key_alias=alias,
+        description=description,
+    )
 
 
 def _load_json(path: Path, field: str) -> Any:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise InvalidInput(field, f"{path} is not readable JSON ({type(exc).__name__})",
-                           fix="Give the JSON file as written by byok or the AWS console.") from exc
+        raise InvalidInput(
+            field,
+            f"{path} is not readable JSON ({type(exc).__name__})",
+            fix="Give the JSON file as written by byok or the AWS console.",
+        ) from exc
 
 
 @customer_app.command("policy")
 @reports_errors
 def policy(
-    mode: str = MODE, vendor_account: str = VENDOR_ACCOUNT, tenant: str = TENANT,
-    account: str = typer.Option(None, "--account", help="Your 12-digit AWS account id "
-                                "(taken from --key-arn when given)."),
-    key_arn: str = KEY_ARN, external_id: str = EXTERNAL_ID, client_role: str = CLIENT_ROLE,
-    admins: list[str] = ADMINS, harden: bool = HARDEN, region: str = REGION,
-    alias: str = ALIAS, description: str = DESCRIPTION,
-    vendor_role: str = FACING_ROLE, storage_role: str = STORAGE_ROLE,
-    output_format: str = typer.Option("json", "--format", help="json (every document, or "
-                                      "one with --document), cloudformation or terraform."),
-    document: str = typer.Option(None, "--document", help="Print only this document, e.g. "
-                                 "key-policy-statements.json, trust-policy.json."),
-    out: Path = typer.Option(None, "--out", file_okay=False, help="Write every document "
-                             "into this directory instead."),
+    mode: str = MODE,
+    vendor_account: str = VENDOR_ACCOUNT,
+    tenant: str = TENANT,
+    account: str = typer.Option(
+        None, "--account", help="Your 12-digit AWS account id (taken from --key-arn when given)."
+    ),
+    key_arn: str = KEY_ARN,
+    external_id: str = EXTERNAL_ID,
+    client_role: str = CLIENT_ROLE,
+    admins: list[str] = ADMINS,
+    harden: bool = HARDEN,
+    region: str = REGION,
+    alias: str = ALIAS,
+    description: str = DESCRIPTION,
+    vendor_role: str = FACING_ROLE,
+    storage_role: str = STORAGE_ROLE,
+    output_format: str = typer.Option(
+        "json",
+        "--format",
+        help="json (every document, or one with --document), cloudformation or terraform.",
+    ),
+    document: str = typer.Option(
+        None,
+        "--document",
+        help="Print only this document, e.g. key-policy-statements.json, trust-policy.json.",
+    ),
+    out: Path = typer.Option(
+        None, "--out", file_okay=False, help="Write every document into this directory instead."
+    ),
 ) -> None:
     """Print the exact policies for your set-up (no AWS access).
 
@@ -148,17 +231,35 @@ def policy(
     if account is None and key_arn is not None:
         account = parse_key_arn(key_arn).account
     if account is None:
-        raise InvalidInput("account", "is required without --key-arn",
-                           fix="Give --account with your 12-digit AWS account id.")
-    setup = _setup(tenant, mode, account, key_arn=key_arn, external_id=external_id,
-                   client_role=client_role, admins=admins, harden=harden, region=region,
-                   alias=alias, description=description)
+        raise InvalidInput(
+            "account",
+            "is required without --key-arn",
+            fix="Give --account with your 12-digit AWS account id.",
+        )
+    setup = _setup(
+        tenant,
+        mode,
+        account,
+        key_arn=key_arn,
+        external_id=external_id,
+        client_role=client_role,
+        admins=admins,
+        harden=harden,
+        region=region,
+        alias=alias,
+        description=description,
+    )
     vendor = _vendor(vendor_account, vendor_role, storage_role)
     _print_policy(vendor, setup, output_format, document, out)
 
 
-def _print_policy(vendor: VendorIdentity, setup: CustomerSetup, output_format: str,
-                  document: str | None, out: Path | None) -> None:
+def _print_policy(
+    vendor: VendorIdentity,
+    setup: CustomerSetup,
+    output_format: str,
+    document: str | None,
+    out: Path | None,
+) -> None:
     if output_format == "cloudformation":
         write_exact(render_json(cloudformation_template(vendor, setup)))
         return
@@ -166,8 +267,11 @@ def _print_policy(vendor: VendorIdentity, setup: CustomerSetup, output_format: s
         write_exact(terraform_config(vendor, setup))
         return
     if output_format != "json":
-        raise InvalidInput("format", f"{output_format!r:.30} is not a format",
-                           fix="Use json, cloudformation or terraform.")
+        raise InvalidInput(
+            "format",
+            f"{output_format!r:.30} is not a format",
+            fix="Use json, cloudformation or terraform.",
+        )
     kit = customer_kit(vendor, setup)
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
@@ -177,8 +281,11 @@ def _print_policy(vendor: VendorIdentity, setup: CustomerSetup, output_format: s
         return
     if document is not None:
         if document not in kit:
-            raise InvalidInput("document", f"{document!r:.60} is not part of this set-up",
-                               fix=f"Choose one of {', '.join(sorted(kit))}.")
+            raise InvalidInput(
+                "document",
+                f"{document!r:.60} is not part of this set-up",
+                fix=f"Choose one of {', '.join(sorted(kit))}.",
+            )
         write_exact(kit[document])
         return
     write_exact({name: json.loads(text) for name, text in kit.items() if name.endswith(".json")})
@@ -187,17 +294,34 @@ def _print_policy(vendor: VendorIdentity, setup: CustomerSetup, output_format: s
 @customer_app.command("setup")
 @reports_errors
 def setup(
-    mode: str = MODE, vendor_account: str = VENDOR_ACCOUNT, tenant: str = TENANT,
-    key_arn: str = KEY_ARN, external_id: str = EXTERNAL_ID, client_role: str = CLIENT_ROLE,
-    admins: list[str] = ADMINS, harden: bool = HARDEN, region: str = REGION,
-    alias: str = ALIAS, description: str = DESCRIPTION,
-    vendor_role: str = FACING_ROLE, storage_role: str = STORAGE_ROLE,
-    dry_run: bool = typer.Option(False, "--dry-run", help="Read only: print every call and "
-                                 "document that would be made, change nothing."),
-    handover_out: Path = typer.Option(None, "--handover-out", dir_okay=False,
-                                      help="Also write the hand-over JSON to this file (for "
-                                      "the vendor, and for `audit --handover`)."),
-    profile: str = PROFILE, endpoint_url: str = ENDPOINT, json_output: bool = JSON_OPTION,
+    mode: str = MODE,
+    vendor_account: str = VENDOR_ACCOUNT,
+    tenant: str = TENANT,
+    key_arn: str = KEY_ARN,
+    external_id: str = EXTERNAL_ID,
+    client_role: str = CLIENT_ROLE,
+    admins: list[str] = ADMINS,
+    harden: bool = HARDEN,
+    region: str = REGION,
+    alias: str = ALIAS,
+    description: str = DESCRIPTION,
+    vendor_role: str = FACING_ROLE,
+    storage_role: str = STORAGE_ROLE,
+    dry_run: bool = typer.Option(
+        False,
+        "--dry-run",
+        help="Read only: print every call and document that would be made, change nothing.",
+    ),
+    handover_out: Path = typer.Option(
+        None,
+        "--handover-out",
+        dir_okay=False,
+        help="Also write the hand-over JSON to this file (for "
+        "the vendor, and for `audit --handover`).",
+    ),
+    profile: str = PROFILE,
+    endpoint_url: str = ENDPOINT,
+    json_output: bool = JSON_OPTION,
 ) -> None:
     """Create (or adopt) your key and, for Option B, the client role.
 
@@ -228,13 +352,25 @@ def setup(
     Exit codes: 0 done or nothing to do; 2 invalid input; 10-16 AWS refused
     a call (the message names the missing permission); 20-22 AWS trouble.
     """
-    aws = CustomerAws.connect(region=region or "us-east-1", profile=profile,
-                              endpoint_url=endpoint_url, tenant=tenant)
-    wanted = _setup(tenant, mode, aws.account_id(), key_arn=key_arn, external_id=external_id,
-                    client_role=client_role, admins=admins, harden=harden, region=region,
-                    alias=alias, description=description)
-    result = run_setup(aws, _vendor(vendor_account, vendor_role, storage_role), wanted,
-                       dry_run=dry_run)
+    aws = CustomerAws.connect(
+        region=region or "us-east-1", profile=profile, endpoint_url=endpoint_url, tenant=tenant
+    )
+    wanted = _setup(
+        tenant,
+        mode,
+        aws.account_id(),
+        key_arn=key_arn,
+        external_id=external_id,
+        client_role=client_role,
+        admins=admins,
+        harden=harden,
+        region=region,
+        alias=alias,
+        description=description,
+    )
+    result = run_setup(
+        aws, _vendor(vendor_account, vendor_role, storage_role), wanted, dry_run=dry_run
+    )
     if handover_out is not None and not result.dry_run:
         handover_out.write_text(render_json(dict(result.handover)), encoding="utf-8")
     if json_output:
@@ -251,18 +387,28 @@ def audit(
     tenant: str = typer.Option(None, "--tenant", help="Your tenant id."),
     mode: str = typer.Option(None, "--mode", help="direct or assume-role."),
     key_arn: str = typer.Option(None, "--key-arn", help="The key's ARN."),
-    client_role_arn: str = typer.Option(None, "--client-role-arn",
-                                        help="Option B: the client role's ARN."),
-    external_id: str = typer.Option(None, "--external-id",
-                                    help="Option B: the External ID the vendor gave you."),
-    expected_region: str = typer.Option("us-east-1", "--expected-region",
-                                        help="The region the vendor accepts keys in."),
+    client_role_arn: str = typer.Option(
+        None, "--client-role-arn", help="Option B: the client role's ARN."
+    ),
+    external_id: str = typer.Option(
+        None, "--external-id", help="Option B: the External ID the vendor gave you."
+    ),
+    expected_region: str = typer.Option(
+        "us-east-1", "--expected-region", help="The region the vendor accepts keys in."
+    ),
     admins: list[str] = ADMINS,
-    policy_file: Path = typer.Option(None, "--policy-file", exists=True, dir_okay=False,
-                                     help="Audit pasted policies in this JSON file, with no "
-                                     "AWS access (fields: see below)."),
-    vendor_role: str = FACING_ROLE, storage_role: str = STORAGE_ROLE,
-    profile: str = PROFILE, endpoint_url: str = ENDPOINT, json_output: bool = JSON_OPTION,
+    policy_file: Path = typer.Option(
+        None,
+        "--policy-file",
+        exists=True,
+        dir_okay=False,
+        help="Audit pasted policies in this JSON file, with no AWS access (fields: see below).",
+    ),
+    vendor_role: str = FACING_ROLE,
+    storage_role: str = STORAGE_ROLE,
+    profile: str = PROFILE,
+    endpoint_url: str = ENDPOINT,
+    json_output: bool = JSON_OPTION,
 ) -> None:
     """Audit your set-up: findings with severity, evidence and the fix.
 
@@ -300,18 +446,36 @@ def audit(
         else:
             show_findings(report, console)
         raise typer.Exit(EXIT_CODES[report.worst])
-    given = _handover(handover) | {k: v for k, v in (
-        ("tenant", tenant), ("mode", mode), ("key_arn", key_arn),
-        ("client_role_arn", client_role_arn), ("external_id", external_id)) if v is not None}
+    given = _handover(handover) | {
+        k: v
+        for k, v in (
+            ("tenant", tenant),
+            ("mode", mode),
+            ("key_arn", key_arn),
+            ("client_role_arn", client_role_arn),
+            ("external_id", external_id),
+        )
+        if v is not None
+    }
     for name in ("tenant", "mode", "key_arn"):
         if name not in given:
-            raise InvalidInput(name, "is required", fix=f"Give --{name.replace('_', '-')} "
-                               "or --handover with the hand-over JSON.")
+            raise InvalidInput(
+                name,
+                "is required",
+                fix=f"Give --{name.replace('_', '-')} or --handover with the hand-over JSON.",
+            )
     aws = CustomerAws.connect(profile=profile, endpoint_url=endpoint_url, tenant=given["tenant"])
-    result = run_audit(aws, vendor, tenant=given["tenant"], mode=given["mode"],
-                       key_arn=given["key_arn"], client_role_arn=given.get("client_role_arn"),
-                       external_id=given.get("external_id"), expected_region=expected_region,
-                       admins=admins or ())
+    result = run_audit(
+        aws,
+        vendor,
+        tenant=given["tenant"],
+        mode=given["mode"],
+        key_arn=given["key_arn"],
+        client_role_arn=given.get("client_role_arn"),
+        external_id=given.get("external_id"),
+        expected_region=expected_region,
+        admins=admins or (),
+    )
     if json_output:
         emit_json(result.to_dict())
     else:
@@ -334,16 +498,29 @@ def _handover(path: Path | None) -> dict[str, str]:
 def activity(
     handover: Path = HANDOVER,
     key_arn: str = typer.Option(None, "--key-arn", help="The key's ARN."),
-    since: str = typer.Option("24h", "--since", help="How far back: 90m, 24h, 7d (at most "
-                              "90d), or an ISO time such as 2026-11-28T09:00:00Z."),
-    vendor_account: str = typer.Option(None, "--vendor-account", envvar="BYOK_VENDOR_ACCOUNT",
-                                       help="Show only calls from the vendor's account "
-                                       "(Option A)."),
-    client_role_arn: str = typer.Option(None, "--client-role-arn", help="Show only calls by "
-                                        "sessions of your client role (Option B)."),
-    max_events: int = typer.Option(1000, "--max-events", min=1, max=10000,
-                                   help="Read at most this many events (newest first)."),
-    profile: str = PROFILE, endpoint_url: str = ENDPOINT, json_output: bool = JSON_OPTION,
+    since: str = typer.Option(
+        "24h",
+        "--since",
+        help="How far back: 90m, 24h, 7d (at most "
+        "90d), or an ISO time such as 2026-11-28T09:00:00Z.",
+    ),
+    vendor_account: str = typer.Option(
+        None,
+        "--vendor-account",
+        envvar="BYOK_VENDOR_ACCOUNT",
+        help="Show only calls from the vendor's account (Option A).",
+    ),
+    client_role_arn: str = typer.Option(
+        None,
+        "--client-role-arn",
+        help="Show only calls by sessions of your client role (Option B).",
+    ),
+    max_events: int = typer.Option(
+        1000, "--max-events", min=1, max=10000, help="Read at most this many events (newest first)."
+    ),
+    profile: str = PROFILE,
+    endpoint_url: str = ENDPOINT,
+    json_output: bool = JSON_OPTION,
 ) -> None:
     """Show what the vendor did with your key, from your CloudTrail.
 
@@ -367,11 +544,18 @@ def activity(
         raise InvalidInput("key_arn", "is required", fix="Give --key-arn or --handover.")
     role = client_role_arn or given.get("client_role_arn")
     now = datetime.now(UTC)
-    aws = CustomerAws.connect(profile=profile, endpoint_url=endpoint_url,
-                              tenant=given.get("tenant"))
-    report = key_activity(aws, key, since=parse_since(since, now), now=lambda: now,
-                          vendor_account=vendor_account, client_role_arn=role,
-                          max_events=max_events)
+    aws = CustomerAws.connect(
+        profile=profile, endpoint_url=endpoint_url, tenant=given.get("tenant")
+    )
+    report = key_activity(
+        aws,
+        key,
+        since=parse_since(since, now),
+        now=lambda: now,
+        vendor_account=vendor_account,
+        client_role_arn=role,
+        max_events=max_events,
+    )
     if json_output:
         emit_json(report.to_dict())
         return

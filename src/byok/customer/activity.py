@@ -70,9 +70,16 @@ class KeyUse:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe form."""
-        return {"time": _iso(self.time), "operation": self.operation, "caller": self.caller,
-                "caller_account": self.caller_account, "role_arn": self.role_arn,
-                "tenant": self.tenant, "error": self.error, "request_id": self.request_id}
+        return {
+            "time": _iso(self.time),
+            "operation": self.operation,
+            "caller": self.caller,
+            "caller_account": self.caller_account,
+            "role_arn": self.role_arn,
+            "tenant": self.tenant,
+            "error": self.error,
+            "request_id": self.request_id,
+        }
 
 
 @dataclass(frozen=True)
@@ -86,8 +93,12 @@ class UsageGroup:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe form."""
-        return {"name": self.name, "count": self.count, "errors": self.errors,
-                "last": _iso(self.last)}
+        return {
+            "name": self.name,
+            "count": self.count,
+            "errors": self.errors,
+            "last": _iso(self.last),
+        }
 
 
 @dataclass(frozen=True)
@@ -103,12 +114,16 @@ class ActivityReport:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe form (uses newest first)."""
-        return {"key_arn": self.key_arn, "since": _iso(self.since), "total": len(self.uses),
-                "errors": sum(1 for u in self.uses if u.error),
-                "by_operation": [g.to_dict() for g in self.by_operation],
-                "by_tenant": [g.to_dict() for g in self.by_tenant],
-                "by_caller": [g.to_dict() for g in self.by_caller],
-                "uses": [u.to_dict() for u in self.uses]}
+        return {
+            "key_arn": self.key_arn,
+            "since": _iso(self.since),
+            "total": len(self.uses),
+            "errors": sum(1 for u in self.uses if u.error),
+            "by_operation": [g.to_dict() for g in self.by_operation],
+            "by_tenant": [g.to_dict() for g in self.by_tenant],
+            "by_caller": [g.to_dict() for g in self.by_caller],
+            "uses": [u.to_dict() for u in self.uses],
+        }
 
 
 def parse_since(text: str, now: datetime) -> datetime:
@@ -130,8 +145,9 @@ def parse_since(text: str, now: datetime) -> datetime:
         try:
             start = datetime.fromisoformat(text.replace("Z", "+00:00"))
         except ValueError:
-            raise InvalidInput("since", f"{text!r:.40} is not a duration or time",
-                               fix=fix) from None
+            raise InvalidInput(
+                "since", f"{text!r:.40} is not a duration or time", fix=fix
+            ) from None
         start = start if start.tzinfo else start.replace(tzinfo=UTC)
     if start > now or now - start > _HISTORY:
         raise InvalidInput("since", "must be within the last 90 days", fix=fix)
@@ -160,8 +176,13 @@ def parse_event(record: Mapping[str, Any]) -> KeyUse:
     )
 
 
-def summarize(key_arn: str, since: datetime, uses: Iterable[KeyUse], *,
-              keep: Callable[[KeyUse], bool] = lambda use: True) -> ActivityReport:
+def summarize(
+    key_arn: str,
+    since: datetime,
+    uses: Iterable[KeyUse],
+    *,
+    keep: Callable[[KeyUse], bool] = lambda use: True,
+) -> ActivityReport:
     """Group ``uses`` that ``keep`` accepts (pure).
 
     Returns:
@@ -169,15 +190,18 @@ def summarize(key_arn: str, since: datetime, uses: Iterable[KeyUse], *,
     """
     kept = sorted((u for u in uses if keep(u)), key=lambda u: u.time, reverse=True)
     return ActivityReport(
-        key_arn, since, tuple(kept),
+        key_arn,
+        since,
+        tuple(kept),
         _groups(kept, lambda u: u.operation),
         _groups(kept, lambda u: u.tenant or NO_CONTEXT),
         _groups(kept, lambda u: u.role_arn or u.caller),
     )
 
 
-def vendor_filter(vendor_account: str | None,
-                  client_role_arn: str | None) -> Callable[[KeyUse], bool]:
+def vendor_filter(
+    vendor_account: str | None, client_role_arn: str | None
+) -> Callable[[KeyUse], bool]:
     """Keep the vendor's uses: calls from ``vendor_account`` (Option A) or by sessions of
     ``client_role_arn`` (Option B, the role lives in the customer's account). Neither: all.
 
@@ -195,10 +219,16 @@ def vendor_filter(vendor_account: str | None,
     return keep
 
 
-def key_activity(aws: CustomerAws, key_arn: str, *, since: timedelta | datetime,
-                 vendor_account: str | None = None, client_role_arn: str | None = None,
-                 now: Callable[[], datetime] = lambda: datetime.now(UTC),
-                 max_events: int = 1000) -> ActivityReport:
+def key_activity(
+    aws: CustomerAws,
+    key_arn: str,
+    *,
+    since: timedelta | datetime,
+    vendor_account: str | None = None,
+    client_role_arn: str | None = None,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    max_events: int = 1000,
+) -> ActivityReport:
     """Read the key's CloudTrail events since ``since`` and group the vendor's uses.
 
     Args:
@@ -225,7 +255,10 @@ def key_activity(aws: CustomerAws, key_arn: str, *, since: timedelta | datetime,
     while len(uses) < limit:
         params: dict[str, Any] = {
             "LookupAttributes": [{"AttributeKey": "ResourceName", "AttributeValue": key_arn}],
-            "StartTime": start, "EndTime": now(), "MaxResults": 50}
+            "StartTime": start,
+            "EndTime": now(),
+            "MaxResults": 50,
+        }
         if token:
             params["NextToken"] = token
         page = aws.call("cloudtrail", "LookupEvents", region=region, resource=key_arn, **params)
@@ -233,8 +266,9 @@ def key_activity(aws: CustomerAws, key_arn: str, *, since: timedelta | datetime,
         token = page.get("NextToken")
         if not token:
             break
-    return summarize(key_arn, start, uses[:limit],
-                     keep=vendor_filter(vendor_account, client_role_arn))
+    return summarize(
+        key_arn, start, uses[:limit], keep=vendor_filter(vendor_account, client_role_arn)
+    )
 
 
 def _record(event: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -253,8 +287,7 @@ def _record(event: Mapping[str, Any]) -> Mapping[str, Any]:
 def _tenant(parameters: Any) -> str | None:
     if not isinstance(parameters, Mapping):
         return None
-    for name in ("encryptionContext", "destinationEncryptionContext",
-                 "sourceEncryptionContext"):
+    for name in ("encryptionContext", "destinationEncryptionContext", "sourceEncryptionContext"):
         context = parameters.get(name)
         if isinstance(context, Mapping) and TENANT_CONTEXT_KEY in context:
             return str(context[TENANT_CONTEXT_KEY])

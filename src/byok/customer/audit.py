@@ -38,8 +38,16 @@ from byok.customer.checks import (
 )
 from byok.errors import ByokError, ConfigurationError, InvalidInput, TransientKmsError
 
-__all__ = ["EXIT_CODES", "CustomerAuditResult", "Finding", "Severity", "exit_code_for",
-           "read_key", "read_trails", "run_audit"]
+__all__ = [
+    "EXIT_CODES",
+    "CustomerAuditResult",
+    "Finding",
+    "Severity",
+    "exit_code_for",
+    "read_key",
+    "read_trails",
+    "run_audit",
+]
 
 #: Exit code of ``byok customer audit`` by worst severity (none or info: 0). Errors that stop
 #: the audit use :data:`byok.errors.ERROR_TABLE` (1, 2, 10-16, 20-22), never 3-6.
@@ -52,8 +60,10 @@ EXIT_CODES: Final[dict[Severity | None, int]] = {
     Severity.CRITICAL: 6,
 }
 # A trust policy that trusts nobody: stands in for a client role that does not exist.
-_NOBODY: Final = {"Version": "2012-10-17", "Statement": [{
-    "Effect": "Deny", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}]}
+_NOBODY: Final = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Deny", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}],
+}
 
 
 @dataclass(frozen=True)
@@ -73,11 +83,12 @@ class CustomerAuditResult:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe form: ``worst``, ``exit_code``, ``observed`` and ``findings``."""
-        observed: dict[str, Any] = {"key": self.key.to_dict(), "cloudtrail":
-                                    self.trails.to_dict()}
+        observed: dict[str, Any] = {"key": self.key.to_dict(), "cloudtrail": self.trails.to_dict()}
         if self.client_role_arn is not None:
-            observed["client_role"] = {"arn": self.client_role_arn,
-                                       "exists": self.client_role_found}
+            observed["client_role"] = {
+                "arn": self.client_role_arn,
+                "exists": self.client_role_found,
+            }
         return {**self.report.to_dict(), "exit_code": self.exit_code, "observed": observed}
 
 
@@ -90,10 +101,18 @@ def exit_code_for(report: AuditReport) -> int:
     return EXIT_CODES[report.worst]
 
 
-def run_audit(aws: CustomerAws, vendor: VendorIdentity, *, tenant: str, mode: str,
-              key_arn: str, client_role_arn: str | None = None,
-              external_id: str | None = None, expected_region: str = "us-east-1",
-              admins: Iterable[str] = ()) -> CustomerAuditResult:
+def run_audit(
+    aws: CustomerAws,
+    vendor: VendorIdentity,
+    *,
+    tenant: str,
+    mode: str,
+    key_arn: str,
+    client_role_arn: str | None = None,
+    external_id: str | None = None,
+    expected_region: str = "us-east-1",
+    admins: Iterable[str] = (),
+) -> CustomerAuditResult:
     """Audit the customer's live set-up.
 
     Args:
@@ -116,8 +135,10 @@ def run_audit(aws: CustomerAws, vendor: VendorIdentity, *, tenant: str, mode: st
     key = parse_key_arn(key_arn)
     facts, policy = read_key(aws, key.arn)
     trails = read_trails(aws, key.region)
-    found = [*key_findings(facts, expected_region=expected_region),
-             *trail_findings(trails, key.region)]
+    found = [
+        *key_findings(facts, expected_region=expected_region),
+        *trail_findings(trails, key.region),
+    ]
     trust: Any = None
     permissions: list[Any] = []
     role: Mapping[str, Any] | None = None
@@ -128,12 +149,25 @@ def run_audit(aws: CustomerAws, vendor: VendorIdentity, *, tenant: str, mode: st
         if role is not None and external_id is not None:
             found += external_id_findings(trust, external_id)
     report = audit_policies(
-        vendor, tenant=tenant, mode=mode, key_arn=key.arn, key_policy=policy,
-        trust_policy=trust, permissions_policies=permissions, client_role_arn=client_role_arn,
-        external_id=external_id, admins={*admins, *_admins_in(policy)})
+        vendor,
+        tenant=tenant,
+        mode=mode,
+        key_arn=key.arn,
+        key_policy=policy,
+        trust_policy=trust,
+        permissions_policies=permissions,
+        client_role_arn=client_role_arn,
+        external_id=external_id,
+        admins={*admins, *_admins_in(policy)},
+    )
     merged = sorted([*report.findings, *found], key=lambda f: (-f.severity, f.code, f.evidence))
-    return CustomerAuditResult(AuditReport(tuple(merged)), facts, trails, client_role_arn,
-                               None if client_role_arn is None else role is not None)
+    return CustomerAuditResult(
+        AuditReport(tuple(merged)),
+        facts,
+        trails,
+        client_role_arn,
+        None if client_role_arn is None else role is not None,
+    )
 
 
 def read_key(aws: CustomerAws, key_arn: str) -> tuple[KeyFacts, dict[str, Any]]:
@@ -147,17 +181,27 @@ def read_key(aws: CustomerAws, key_arn: str) -> tuple[KeyFacts, dict[str, Any]]:
     """
     region = parse_key_arn(key_arn).region
     meta = aws.call("kms", "DescribeKey", region=region, KeyId=key_arn)["KeyMetadata"]
-    status = aws.call("kms", "GetKeyRotationStatus", region=region, KeyId=key_arn,
-                      missing=("AccessDeniedException", "UnsupportedOperationException"))
-    policy = aws.call("kms", "GetKeyPolicy", region=region, KeyId=key_arn,
-                      PolicyName="default")["Policy"]
+    status = aws.call(
+        "kms",
+        "GetKeyRotationStatus",
+        region=region,
+        KeyId=key_arn,
+        missing=("AccessDeniedException", "UnsupportedOperationException"),
+    )
+    policy = aws.call("kms", "GetKeyPolicy", region=region, KeyId=key_arn, PolicyName="default")[
+        "Policy"
+    ]
     facts = KeyFacts(
-        arn=str(meta["Arn"]), region=region, state=str(meta.get("KeyState", "")),
+        arn=str(meta["Arn"]),
+        region=region,
+        state=str(meta.get("KeyState", "")),
         spec=str(meta.get("KeySpec") or meta.get("CustomerMasterKeySpec") or ""),
         usage=str(meta.get("KeyUsage") or "ENCRYPT_DECRYPT"),
         manager=str(meta.get("KeyManager", "")),
-        origin=str(meta.get("Origin", "")), multi_region=bool(meta.get("MultiRegion")),
-        rotation=None if status is None else bool(status.get("KeyRotationEnabled")))
+        origin=str(meta.get("Origin", "")),
+        multi_region=bool(meta.get("MultiRegion")),
+        rotation=None if status is None else bool(status.get("KeyRotationEnabled")),
+    )
     # KeyUsage defaults to ENCRYPT_DECRYPT (CreateKey); moto omits it when it was not given.
     return facts, _document(policy)
 
@@ -175,8 +219,9 @@ def read_trails(aws: CustomerAws, region: str) -> TrailFacts:
         TransientKmsError: AWS throttled or failed after retries.
     """
     try:
-        listed = aws.call("cloudtrail", "DescribeTrails", region=region,
-                          includeShadowTrails=True)["trailList"]
+        listed = aws.call("cloudtrail", "DescribeTrails", region=region, includeShadowTrails=True)[
+            "trailList"
+        ]
         logging: list[str] = []
         idle: list[str] = []
         for trail in listed:
@@ -199,8 +244,9 @@ def _trail_gap(aws: CustomerAws, trail: Mapping[str, Any], region: str) -> str:
     if not status.get("IsLogging"):
         return ": not logging"
     selectors = aws.call("cloudtrail", "GetEventSelectors", region=home, TrailName=arn)
-    if not selectors_cover_kms(selectors.get("EventSelectors") or (),
-                               selectors.get("AdvancedEventSelectors") or ()):
+    if not selectors_cover_kms(
+        selectors.get("EventSelectors") or (), selectors.get("AdvancedEventSelectors") or ()
+    ):
         return ": its event selectors skip KMS's read-only management events"
     return ""
 
@@ -209,21 +255,31 @@ def _read_role(aws: CustomerAws, role_arn: str) -> tuple[dict[str, Any] | None, 
     role = parse_role_arn(role_arn, field="client_role_arn")
     if role.account != aws.account_id():
         raise ConfigurationError(
-            f"the client role is in account {role.account}, the credentials in "
-            f"{aws.account_id()}", fix="Run the audit with credentials of the role's account.")
+            f"the client role is in account {role.account}, the credentials in {aws.account_id()}",
+            fix="Run the audit with credentials of the role's account.",
+        )
     found = aws.call("iam", "GetRole", RoleName=role.name, missing=("NoSuchEntity",))
     if found is None:
         return None, []
-    policies = [_document(aws.call("iam", "GetRolePolicy", RoleName=role.name,
-                                   PolicyName=name)["PolicyDocument"])
-                for name in aws.call("iam", "ListRolePolicies", RoleName=role.name,
-                                     MaxItems=1000)["PolicyNames"]]
+    policies = [
+        _document(
+            aws.call("iam", "GetRolePolicy", RoleName=role.name, PolicyName=name)["PolicyDocument"]
+        )
+        for name in aws.call("iam", "ListRolePolicies", RoleName=role.name, MaxItems=1000)[
+            "PolicyNames"
+        ]
+    ]
     attached = aws.call("iam", "ListAttachedRolePolicies", RoleName=role.name, MaxItems=1000)
     for item in attached["AttachedPolicies"]:
         arn = item["PolicyArn"]
         version = aws.call("iam", "GetPolicy", PolicyArn=arn, resource=arn)["Policy"]
-        document = aws.call("iam", "GetPolicyVersion", PolicyArn=arn, resource=arn,
-                            VersionId=version["DefaultVersionId"])["PolicyVersion"]["Document"]
+        document = aws.call(
+            "iam",
+            "GetPolicyVersion",
+            PolicyArn=arn,
+            resource=arn,
+            VersionId=version["DefaultVersionId"],
+        )["PolicyVersion"]["Document"]
         policies.append(_document(document))
     return dict(found["Role"]), policies
 
@@ -251,6 +307,8 @@ def _document(value: Any) -> dict[str, Any]:
             continue
         if isinstance(decoded, dict):
             return decoded
-    raise InvalidInput("policy", "AWS returned a policy that is not a JSON object",
-                       fix="Check the policy in the AWS console.")
-
+    raise InvalidInput(
+        "policy",
+        "AWS returned a policy that is not a JSON object",
+        fix="Check the policy in the AWS console.",
+    )

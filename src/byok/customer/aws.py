@@ -60,12 +60,21 @@ from byok.errors import (
 __all__ = ["CustomerAws", "customer_error"]
 
 _GLOBAL_REGION = "us-east-1"  # IAM and STS calls of the customer go to the global endpoints
-_DENIED = frozenset({"AccessDenied", "AccessDeniedException", "UnauthorizedOperation",
-                     "AuthorizationError"})
-_REJECTED = frozenset({"UnrecognizedClientException", "InvalidClientTokenId",
-                       "SignatureDoesNotMatch", "IncompleteSignature",
-                       "MissingAuthenticationToken", "InvalidSignatureException",
-                       "ExpiredToken", "ExpiredTokenException"})
+_DENIED = frozenset(
+    {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "AuthorizationError"}
+)
+_REJECTED = frozenset(
+    {
+        "UnrecognizedClientException",
+        "InvalidClientTokenId",
+        "SignatureDoesNotMatch",
+        "IncompleteSignature",
+        "MissingAuthenticationToken",
+        "InvalidSignatureException",
+        "ExpiredToken",
+        "ExpiredTokenException",
+    }
+)
 _CREDENTIALS_FIX = (
     "Run with credentials of the AWS account that owns (or will own) the key: --profile NAME, "
     "or AWS_PROFILE / AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the environment "
@@ -82,8 +91,9 @@ class CustomerAws:
         tenant: named in errors, when known.
     """
 
-    def __init__(self, factory: ClientFactory, *, region: str = _GLOBAL_REGION,
-                 tenant: str | None = None) -> None:
+    def __init__(
+        self, factory: ClientFactory, *, region: str = _GLOBAL_REGION, tenant: str | None = None
+    ) -> None:
         self.factory = factory
         self.region = region
         self.tenant = tenant
@@ -92,9 +102,15 @@ class CustomerAws:
         self._account: str | None = None
 
     @classmethod
-    def connect(cls, *, region: str = _GLOBAL_REGION, profile: str | None = None,
-                endpoint_url: str | None = None, credentials: StaticCredentials | None = None,
-                tenant: str | None = None) -> CustomerAws:
+    def connect(
+        cls,
+        *,
+        region: str = _GLOBAL_REGION,
+        profile: str | None = None,
+        endpoint_url: str | None = None,
+        credentials: StaticCredentials | None = None,
+        tenant: str | None = None,
+    ) -> CustomerAws:
         """Connect with a named profile, explicit keys, or botocore's default chain.
 
         Returns:
@@ -103,13 +119,15 @@ class CustomerAws:
         Raises:
             ConfigurationError: if ``profile`` names no profile.
         """
-        settings = AwsSettings(endpoint_url=endpoint_url, profile=profile,
-                               base_credentials=credentials)
+        settings = AwsSettings(
+            endpoint_url=endpoint_url, profile=profile, base_credentials=credentials
+        )
         try:
             factory = ClientFactory(settings)
         except ProfileNotFound as exc:
-            raise ConfigurationError(f"no AWS profile named {profile!r}",
-                                     fix=_CREDENTIALS_FIX) from exc
+            raise ConfigurationError(
+                f"no AWS profile named {profile!r}", fix=_CREDENTIALS_FIX
+            ) from exc
         return cls(factory, region=region, tenant=tenant)
 
     def client(self, service: str, region: str | None = None) -> Any:
@@ -126,9 +144,16 @@ class CustomerAws:
                 self._clients[where] = self.factory.client(service, where[1])
             return self._clients[where]
 
-    def call(self, service: str, operation: str, *, region: str | None = None,
-             missing: Collection[str] = (), resource: str | None = None,
-             **params: Any) -> Any:
+    def call(
+        self,
+        service: str,
+        operation: str,
+        *,
+        region: str | None = None,
+        missing: Collection[str] = (),
+        resource: str | None = None,
+        **params: Any,
+    ) -> Any:
         """Call ``service:operation`` with ``params`` (boto3 parameter names).
 
         Args:
@@ -151,8 +176,9 @@ class CustomerAws:
             if error_code(exc) in missing:
                 return None
             what = resource or params.get("KeyId") or params.get("RoleName") or "-"
-            raise customer_error(exc, operation=f"{service}:{operation}", resource=str(what),
-                                 tenant=self.tenant) from exc
+            raise customer_error(
+                exc, operation=f"{service}:{operation}", resource=str(what), tenant=self.tenant
+            ) from exc
 
     def account_id(self) -> str:
         """The account the credentials belong to (``sts:GetCallerIdentity``, cached).
@@ -169,8 +195,9 @@ class CustomerAws:
         return self.factory.counts()
 
 
-def customer_error(exc: BaseException, *, operation: str, resource: str,
-                   tenant: str | None = None) -> ByokError:
+def customer_error(
+    exc: BaseException, *, operation: str, resource: str, tenant: str | None = None
+) -> ByokError:
     """Translate a botocore failure of a customer-side call (table: module docstring).
 
     Returns:
@@ -180,11 +207,15 @@ def customer_error(exc: BaseException, *, operation: str, resource: str,
         return exc
     where = {"tenant": tenant, "operation": operation}
     if isinstance(exc, NoCredentialsError | PartialCredentialsError | NoRegionError):
-        return ConfigurationError("no usable AWS credentials for your account", **where,
-                                  fix=_CREDENTIALS_FIX)
+        return ConfigurationError(
+            "no usable AWS credentials for your account", **where, fix=_CREDENTIALS_FIX
+        )
     if not isinstance(exc, ClientError):
-        return KmsUnavailable(f"AWS could not be reached ({type(exc).__name__})", **where,
-                              fix="Check network access to AWS (or --endpoint-url) and retry.")
+        return KmsUnavailable(
+            f"AWS could not be reached ({type(exc).__name__})",
+            **where,
+            fix="Check network access to AWS (or --endpoint-url) and retry.",
+        )
     code = error_code(exc) or "Unknown"
     status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
     rid = exc.response.get("ResponseMetadata", {}).get("RequestId")
@@ -194,38 +225,47 @@ def customer_error(exc: BaseException, *, operation: str, resource: str,
     if code in UNAVAILABLE_CODES or status >= 500:
         return KmsUnavailable(said, **where, fix="Retry later; check AWS service health.")
     if code in _REJECTED:
-        return ConfigurationError(said + ": your credentials were rejected", **where,
-                                  fix=_CREDENTIALS_FIX)
+        return ConfigurationError(
+            said + ": your credentials were rejected", **where, fix=_CREDENTIALS_FIX
+        )
     if code in _DENIED:
         cls = KeyAccessDenied if operation.startswith("kms:") else CustomerAccessError
         return cls(said, **where, fix=_denied_fix(operation, resource))
     return _specific(code, said, where, exc)
 
 
-def _specific(code: str, said: str, where: dict[str, str | None],
-              exc: ClientError) -> ByokError:
+def _specific(code: str, said: str, where: dict[str, str | None], exc: ClientError) -> ByokError:
     message = str(exc.response.get("Error", {}).get("Message") or "")
     if code == "NotFoundException":
         return KeyNotFound(said, **where, fix="Check the key ARN: account, region and key id.")
     if code == "DisabledException":
         return KeyDisabled(said, **where, fix="Enable the key (kms:EnableKey) and run again.")
     if code == "KMSInvalidStateException":
-        return KeyUnsuitable(f"{said}: {message}", **where,
-                             fix="Use an enabled key that is not pending deletion.")
+        return KeyUnsuitable(
+            f"{said}: {message}", **where, fix="Use an enabled key that is not pending deletion."
+        )
     if code.startswith("MalformedPolicyDocument"):
-        return InvalidInput("policy", f"{said}: {message}", **where,
-                            fix="Check the policy names principals that exist and keeps your "
-                                "permission to manage the key (`byok customer policy`).")
+        return InvalidInput(
+            "policy",
+            f"{said}: {message}",
+            **where,
+            fix="Check the policy names principals that exist and keeps your "
+            "permission to manage the key (`byok customer policy`).",
+        )
     return ByokError(f"{said}: {message}", **where)
 
 
 def _denied_fix(operation: str, resource: str) -> str:
     if operation.startswith("kms:"):
-        return (f"Run as a principal allowed {operation} on {resource}: a key administrator, "
-                f"or an IAM identity of the key's account whose IAM policy allows it while the "
-                f"key policy keeps the 'Enable IAM User Permissions' statement.")
-    return (f"Run as a principal whose IAM policy allows {operation} on {resource} "
-            f"(e.g. your account's administrator role).")
+        return (
+            f"Run as a principal allowed {operation} on {resource}: a key administrator, "
+            f"or an IAM identity of the key's account whose IAM policy allows it while the "
+            f"key policy keeps the 'Enable IAM User Permissions' statement."
+        )
+    return (
+        f"Run as a principal whose IAM policy allows {operation} on {resource} "
+        f"(e.g. your account's administrator role)."
+    )
 
 
 def _snake(operation: str) -> str:

@@ -64,10 +64,17 @@ class KeyFacts:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe form."""
-        return {"arn": self.arn, "region": self.region, "state": self.state,
-                "spec": self.spec, "usage": self.usage, "manager": self.manager,
-                "origin": self.origin, "multi_region": self.multi_region,
-                "rotation": self.rotation}
+        return {
+            "arn": self.arn,
+            "region": self.region,
+            "state": self.state,
+            "spec": self.spec,
+            "usage": self.usage,
+            "manager": self.manager,
+            "origin": self.origin,
+            "multi_region": self.multi_region,
+            "rotation": self.rotation,
+        }
 
 
 @dataclass(frozen=True)
@@ -89,8 +96,12 @@ class TrailFacts:
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe form: ``status`` is ``logging``, ``not logging`` or ``unknown``."""
         status = "unknown" if not self.readable else "logging" if self.logging else "not logging"
-        return {"status": status, "logging": list(self.logging), "idle": list(self.idle),
-                "evidence": self.evidence}
+        return {
+            "status": status,
+            "logging": list(self.logging),
+            "idle": list(self.idle),
+            "evidence": self.evidence,
+        }
 
 
 def key_findings(key: KeyFacts, *, expected_region: str) -> list[Finding]:
@@ -101,30 +112,57 @@ def key_findings(key: KeyFacts, *, expected_region: str) -> list[Finding]:
     """
     found: list[Finding] = []
     if key.state in ("PendingDeletion", "PendingReplicaDeletion"):
-        found.append(Finding("key-pending-deletion", Severity.CRITICAL,
-                             "The key is scheduled for deletion: the documents will be lost",
-                             f"{key.arn} is {key.state}",
-                             "Cancel it now (kms:CancelKeyDeletion), then enable the key."))
+        found.append(
+            Finding(
+                "key-pending-deletion",
+                Severity.CRITICAL,
+                "The key is scheduled for deletion: the documents will be lost",
+                f"{key.arn} is {key.state}",
+                "Cancel it now (kms:CancelKeyDeletion), then enable the key.",
+            )
+        )
     elif key.state != "Enabled":
-        found.append(Finding("key-disabled", Severity.HIGH,
-                             "The key is not enabled: the vendor cannot read or write documents",
-                             f"{key.arn} is {key.state}",
-                             "Enable the key (kms:EnableKey) unless you meant to revoke access."))
-    wrong = [f"{name} {value}" for name, value, wanted in (
-        ("KeySpec", key.spec, "SYMMETRIC_DEFAULT"), ("KeyUsage", key.usage, "ENCRYPT_DECRYPT"),
-        ("KeyManager", key.manager, "CUSTOMER")) if value != wanted]
+        found.append(
+            Finding(
+                "key-disabled",
+                Severity.HIGH,
+                "The key is not enabled: the vendor cannot read or write documents",
+                f"{key.arn} is {key.state}",
+                "Enable the key (kms:EnableKey) unless you meant to revoke access.",
+            )
+        )
+    wrong = [
+        f"{name} {value}"
+        for name, value, wanted in (
+            ("KeySpec", key.spec, "SYMMETRIC_DEFAULT"),
+            ("KeyUsage", key.usage, "ENCRYPT_DECRYPT"),
+            ("KeyManager", key.manager, "CUSTOMER"),
+        )
+        if value != wanted
+    ]
     if wrong:
-        found.append(Finding("key-unsuitable", Severity.HIGH, "The key cannot be used for byok",
-                             f"{key.arn} has {', '.join(wrong)}",
-                             "Use a customer managed symmetric ENCRYPT_DECRYPT key "
-                             "(`byok customer setup` creates one)."))
+        found.append(
+            Finding(
+                "key-unsuitable",
+                Severity.HIGH,
+                "The key cannot be used for byok",
+                f"{key.arn} has {', '.join(wrong)}",
+                "Use a customer managed symmetric ENCRYPT_DECRYPT key "
+                "(`byok customer setup` creates one).",
+            )
+        )
     if key.region != expected_region:
-        found.append(Finding("key-region", Severity.HIGH,
-                             f"The key is not in {expected_region}, where the vendor expects it",
-                             f"{key.arn} is in {key.region}",
-                             f"Create the key in {expected_region} (`byok customer setup "
-                             f"--region {expected_region}`), or agree the region with the "
-                             "vendor first."))
+        found.append(
+            Finding(
+                "key-region",
+                Severity.HIGH,
+                f"The key is not in {expected_region}, where the vendor expects it",
+                f"{key.arn} is in {key.region}",
+                f"Create the key in {expected_region} (`byok customer setup "
+                f"--region {expected_region}`), or agree the region with the "
+                "vendor first.",
+            )
+        )
     found += _settings_findings(key)
     return found
 
@@ -132,24 +170,45 @@ def key_findings(key: KeyFacts, *, expected_region: str) -> list[Finding]:
 def _settings_findings(key: KeyFacts) -> list[Finding]:
     found: list[Finding] = []
     if key.multi_region:
-        found.append(Finding("key-multi-region", Severity.MEDIUM, "The key is multi-Region",
-                             f"{key.arn} is a multi-Region key; each replica has its own "
-                             "key policy", "Prefer a single-Region key, or audit every "
-                             "replica's policy too."))
+        found.append(
+            Finding(
+                "key-multi-region",
+                Severity.MEDIUM,
+                "The key is multi-Region",
+                f"{key.arn} is a multi-Region key; each replica has its own key policy",
+                "Prefer a single-Region key, or audit every replica's policy too.",
+            )
+        )
     if key.rotation is False:
-        found.append(Finding("rotation-off", Severity.MEDIUM,
-                             "Automatic key rotation is off",
-                             f"kms:GetKeyRotationStatus of {key.arn}: KeyRotationEnabled false",
-                             _ROTATE_FIX))
+        found.append(
+            Finding(
+                "rotation-off",
+                Severity.MEDIUM,
+                "Automatic key rotation is off",
+                f"kms:GetKeyRotationStatus of {key.arn}: KeyRotationEnabled false",
+                _ROTATE_FIX,
+            )
+        )
     elif key.rotation is None:
-        found.append(Finding("rotation-unknown", Severity.INFO,
-                             "The rotation status could not be read",
-                             f"kms:GetKeyRotationStatus of {key.arn} was refused",
-                             "Run the audit as a key administrator."))
+        found.append(
+            Finding(
+                "rotation-unknown",
+                Severity.INFO,
+                "The rotation status could not be read",
+                f"kms:GetKeyRotationStatus of {key.arn} was refused",
+                "Run the audit as a key administrator.",
+            )
+        )
     if key.origin == "EXTERNAL":
-        found.append(Finding("key-origin-external", Severity.INFO,
-                             "The key material is imported", f"{key.arn} has Origin EXTERNAL",
-                             "Watch the key material's expiry; KMS cannot rotate it."))
+        found.append(
+            Finding(
+                "key-origin-external",
+                Severity.INFO,
+                "The key material is imported",
+                f"{key.arn} has Origin EXTERNAL",
+                "Watch the key material's expiry; KMS cannot rotate it.",
+            )
+        )
     return found
 
 
@@ -160,17 +219,28 @@ def role_findings(role_arn: str, role: Mapping[str, Any] | None) -> list[Finding
         Zero or more findings.
     """
     if role is None:
-        return [Finding("client-role-missing", Severity.HIGH,
-                        "The client role does not exist: the vendor cannot reach the key",
-                        f"iam:GetRole {role_arn}: NoSuchEntity",
-                        "Create it (`byok customer setup --mode assume-role`).")]
+        return [
+            Finding(
+                "client-role-missing",
+                Severity.HIGH,
+                "The client role does not exist: the vendor cannot reach the key",
+                f"iam:GetRole {role_arn}: NoSuchEntity",
+                "Create it (`byok customer setup --mode assume-role`).",
+            )
+        ]
     duration = int(role.get("MaxSessionDuration") or _CHAIN_LIMIT_S)
     if duration <= _CHAIN_LIMIT_S:
         return []
-    return [Finding("role-session-long", Severity.INFO,
-                    "The client role allows sessions longer than one hour",
-                    f"{role_arn} MaxSessionDuration is {duration} s (chained sessions last "
-                    "at most 3600 s anyway)", "Set MaxSessionDuration to 3600.")]
+    return [
+        Finding(
+            "role-session-long",
+            Severity.INFO,
+            "The client role allows sessions longer than one hour",
+            f"{role_arn} MaxSessionDuration is {duration} s (chained sessions last "
+            "at most 3600 s anyway)",
+            "Set MaxSessionDuration to 3600.",
+        )
+    ]
 
 
 def trust_external_ids(trust: Mapping[str, Any]) -> list[str]:
@@ -206,13 +276,18 @@ def external_id_findings(trust: Mapping[str, Any], expected: str) -> list[Findin
         return []
     closest = max(values, key=lambda v: _common_prefix(v, expected))
     at = _common_prefix(closest, expected) + 1
-    return [Finding("external-id-mismatch", Severity.HIGH,
-                    "The trust policy's External ID is not the one the vendor gave",
-                    f"{len(values)} External ID value(s) in the trust policy; the closest "
-                    f"differs from the vendor's at character {at} (lengths {len(closest)} "
-                    f"and {len(expected)})",
-                    "Copy the External ID exactly as the vendor shows it into the "
-                    "StringEquals sts:ExternalId condition (`byok customer setup` does).")]
+    return [
+        Finding(
+            "external-id-mismatch",
+            Severity.HIGH,
+            "The trust policy's External ID is not the one the vendor gave",
+            f"{len(values)} External ID value(s) in the trust policy; the closest "
+            f"differs from the vendor's at character {at} (lengths {len(closest)} "
+            f"and {len(expected)})",
+            "Copy the External ID exactly as the vendor shows it into the "
+            "StringEquals sts:ExternalId condition (`byok customer setup` does).",
+        )
+    ]
 
 
 def trail_findings(trails: TrailFacts, region: str) -> list[Finding]:
@@ -222,22 +297,34 @@ def trail_findings(trails: TrailFacts, region: str) -> list[Finding]:
         Zero or one finding.
     """
     if not trails.readable:
-        return [Finding("cloudtrail-unknown", Severity.INFO,
-                        "Whether CloudTrail logs the key's use is unknown", trails.evidence,
-                        "Run the audit with cloudtrail:DescribeTrails and "
-                        "cloudtrail:GetTrailStatus, or check the trails yourself.")]
+        return [
+            Finding(
+                "cloudtrail-unknown",
+                Severity.INFO,
+                "Whether CloudTrail logs the key's use is unknown",
+                trails.evidence,
+                "Run the audit with cloudtrail:DescribeTrails and "
+                "cloudtrail:GetTrailStatus, or check the trails yourself.",
+            )
+        ]
     if trails.logging:
         return []
     idle = "; ".join(trails.idle) if trails.idle else "no trail"
-    return [Finding("cloudtrail-not-logging", Severity.MEDIUM,
-                    "No CloudTrail trail records the use of the key",
-                    f"in {region}: {idle}",
-                    f"Create a trail that logs management events (read and write) in "
-                    f"{region}, or a multi-Region trail, and start logging.")]
+    return [
+        Finding(
+            "cloudtrail-not-logging",
+            Severity.MEDIUM,
+            "No CloudTrail trail records the use of the key",
+            f"in {region}: {idle}",
+            f"Create a trail that logs management events (read and write) in "
+            f"{region}, or a multi-Region trail, and start logging.",
+        )
+    ]
 
 
-def selectors_cover_kms(selectors: Sequence[Mapping[str, Any]],
-                        advanced: Sequence[Mapping[str, Any]]) -> bool:
+def selectors_cover_kms(
+    selectors: Sequence[Mapping[str, Any]], advanced: Sequence[Mapping[str, Any]]
+) -> bool:
     """True if a trail's event selectors record KMS's read-only management events.
 
     KMS Encrypt/Decrypt/GenerateDataKey are *read-only* management events: a trail logging
@@ -252,10 +339,12 @@ def selectors_cover_kms(selectors: Sequence[Mapping[str, Any]],
         return not any(_excludes_kms(s.get("FieldSelectors") or ()) for s in advanced)
     if not selectors:
         return True
-    return any(s.get("IncludeManagementEvents", True)
-               and s.get("ReadWriteType", "All") in ("All", "ReadOnly")
-               and "kms.amazonaws.com" not in (s.get("ExcludeManagementEventSources") or ())
-               for s in selectors)
+    return any(
+        s.get("IncludeManagementEvents", True)
+        and s.get("ReadWriteType", "All") in ("All", "ReadOnly")
+        and "kms.amazonaws.com" not in (s.get("ExcludeManagementEventSources") or ())
+        for s in selectors
+    )
 
 
 def _excludes_kms(fields: Iterable[Mapping[str, Any]]) -> bool:

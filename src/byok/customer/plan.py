@@ -53,8 +53,12 @@ class Change:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe form."""
-        return {"resource": self.resource, "outcome": self.outcome, "detail": self.detail,
-                "calls": [c.to_dict() for c in self.calls]}
+        return {
+            "resource": self.resource,
+            "outcome": self.outcome,
+            "detail": self.detail,
+            "calls": [c.to_dict() for c in self.calls],
+        }
 
 
 @dataclass(frozen=True)
@@ -90,11 +94,17 @@ class SetupResult:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe form (``handover`` is the part to send to the vendor)."""
-        return {"dry_run": self.dry_run, "changed": self.changed, "account": self.account,
-                "key_arn": self.key_arn, "region": self.region,
-                "client_role_arn": self.client_role_arn,
-                "changes": [c.to_dict() for c in self.changes],
-                "handover": dict(self.handover), "api_calls": dict(self.api_calls)}
+        return {
+            "dry_run": self.dry_run,
+            "changed": self.changed,
+            "account": self.account,
+            "key_arn": self.key_arn,
+            "region": self.region,
+            "client_role_arn": self.client_role_arn,
+            "changes": [c.to_dict() for c in self.changes],
+            "handover": dict(self.handover),
+            "api_calls": dict(self.api_calls),
+        }
 
 
 class Plan:
@@ -130,15 +140,17 @@ class Plan:
         Raises:
             ByokError: as :meth:`CustomerAws.call`.
         """
-        shown = {k: _decoded(v) if k in _DOCUMENT_PARAMS else v for k, v in params.items()
-                 if k != "region"}
+        shown = {
+            k: _decoded(v) if k in _DOCUMENT_PARAMS else v
+            for k, v in params.items()
+            if k != "region"
+        }
         planned = PlannedCall(f"{service}:{operation}", shown)
         if self.dry_run:
             return planned, None
         return planned, self.aws.call(service, operation, **params)
 
-    def record(self, resource: str, outcome: Outcome, detail: str,
-               *calls: PlannedCall) -> None:
+    def record(self, resource: str, outcome: Outcome, detail: str, *calls: PlannedCall) -> None:
         """Add the :class:`Change` of one resource."""
         self.changes.append(Change(resource, outcome, detail, tuple(calls)))
 

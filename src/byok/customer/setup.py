@@ -82,9 +82,14 @@ class _Key:
     policy: Mapping[str, Any] | None = None  # the policy a new key is created with
 
 
-def run_setup(aws: CustomerAws, vendor: VendorIdentity, setup: CustomerSetup, *,
-              dry_run: bool = False, sleep: Callable[[float], None] = time.sleep,
-              ) -> SetupResult:
+def run_setup(
+    aws: CustomerAws,
+    vendor: VendorIdentity,
+    setup: CustomerSetup,
+    *,
+    dry_run: bool = False,
+    sleep: Callable[[float], None] = time.sleep,
+) -> SetupResult:
     """Create or adopt the key (and client role) of ``setup``; a second run changes nothing.
 
     Args:
@@ -109,7 +114,9 @@ def run_setup(aws: CustomerAws, vendor: VendorIdentity, setup: CustomerSetup, *,
     if account != setup.customer_account:
         raise ConfigurationError(
             f"the credentials are of account {account}, not {setup.customer_account}",
-            tenant=setup.tenant, fix="Use credentials of the account that owns the key.")
+            tenant=setup.tenant,
+            fix="Use credentials of the account that owns the key.",
+        )
     plan = Plan(aws, dry_run=dry_run)
     key = _ensure_key(plan, setup)
     if key.arn is not None:
@@ -126,8 +133,9 @@ def run_setup(aws: CustomerAws, vendor: VendorIdentity, setup: CustomerSetup, *,
     return replace(result, api_calls={op: n for op, n in sorted(made.items()) if n})
 
 
-def desired_key_policy(existing: Mapping[str, Any], vendor: VendorIdentity,
-                       setup: CustomerSetup) -> dict[str, Any]:
+def desired_key_policy(
+    existing: Mapping[str, Any], vendor: VendorIdentity, setup: CustomerSetup
+) -> dict[str, Any]:
     """The key policy ``setup`` needs, from the key's current policy (pure).
 
     Keeps every statement of ``existing``; adds ``setup.admins`` to the key administrators'
@@ -170,8 +178,9 @@ def _ensure_key(plan: Plan, setup: CustomerSetup) -> _Key:
         target = _alias_target(plan, setup)
         plan.record("key", "no change", f"adopted the existing key {setup.key_arn}")
         return _Key(meta["KeyMetadata"]["Arn"], meta["KeyMetadata"]["KeyId"], False, target)
-    found = plan.read("kms", "DescribeKey", region=region, KeyId=setup.alias,
-                      missing=("NotFoundException",))
+    found = plan.read(
+        "kms", "DescribeKey", region=region, KeyId=setup.alias, missing=("NotFoundException",)
+    )
     if found is not None:
         meta = found["KeyMetadata"]
         _check_suitable(meta, setup)
@@ -181,10 +190,17 @@ def _ensure_key(plan: Plan, setup: CustomerSetup) -> _Key:
     statements = [root_statement(values)] + ([admin_statement(values)] if setup.admins else [])
     policy = key_policy_document(statements)
     call, answer = plan.write(
-        "kms", "CreateKey", region=region, Policy=render_json(policy),
-        Description=setup.key_description, KeySpec="SYMMETRIC_DEFAULT",
-        KeyUsage="ENCRYPT_DECRYPT", Origin="AWS_KMS", MultiRegion=False,
-        Tags=[{"TagKey": TENANT_TAG, "TagValue": setup.tenant}])
+        "kms",
+        "CreateKey",
+        region=region,
+        Policy=render_json(policy),
+        Description=setup.key_description,
+        KeySpec="SYMMETRIC_DEFAULT",
+        KeyUsage="ENCRYPT_DECRYPT",
+        Origin="AWS_KMS",
+        MultiRegion=False,
+        Tags=[{"TagKey": TENANT_TAG, "TagValue": setup.tenant}],
+    )
     if answer is None:
         plan.record("key", "create", f"symmetric ENCRYPT_DECRYPT key in {region}", call)
         return _Key(None, None, True, None, policy)
@@ -194,8 +210,13 @@ def _ensure_key(plan: Plan, setup: CustomerSetup) -> _Key:
 
 
 def _alias_target(plan: Plan, setup: CustomerSetup) -> str | None:
-    found = plan.read("kms", "DescribeKey", region=setup.key_region, KeyId=setup.alias,
-                      missing=("NotFoundException",))
+    found = plan.read(
+        "kms",
+        "DescribeKey",
+        region=setup.key_region,
+        KeyId=setup.alias,
+        missing=("NotFoundException",),
+    )
     return None if found is None else str(found["KeyMetadata"]["KeyId"])
 
 
@@ -203,22 +224,36 @@ def _check_suitable(meta: Mapping[str, Any], setup: CustomerSetup) -> None:
     arn, state = meta.get("Arn"), meta.get("KeyState")
     where = {"tenant": setup.tenant, "operation": "kms:DescribeKey"}
     if state in ("PendingDeletion", "PendingReplicaDeletion"):
-        raise KeyPendingDeletion(f"key {arn} is scheduled for deletion", **where,
-                                 fix="Cancel the deletion (kms:CancelKeyDeletion), enable the "
-                                     "key, and run again; or use another key.")
+        raise KeyPendingDeletion(
+            f"key {arn} is scheduled for deletion",
+            **where,
+            fix="Cancel the deletion (kms:CancelKeyDeletion), enable the "
+            "key, and run again; or use another key.",
+        )
     if state == "Disabled":
-        raise KeyDisabled(f"key {arn} is disabled", **where,
-                          fix="Enable it (kms:EnableKey) and run again, or use another key.")
+        raise KeyDisabled(
+            f"key {arn} is disabled",
+            **where,
+            fix="Enable it (kms:EnableKey) and run again, or use another key.",
+        )
     spec = meta.get("KeySpec") or meta.get("CustomerMasterKeySpec")
     usage = meta.get("KeyUsage") or _DEFAULT_USAGE
-    problems = [f"{name} is {value}" for name, value, wanted in (
-        ("KeySpec", spec, "SYMMETRIC_DEFAULT"), ("KeyUsage", usage, "ENCRYPT_DECRYPT"),
-        ("KeyManager", meta.get("KeyManager"), "CUSTOMER"), ("KeyState", state, "Enabled"),
-    ) if value != wanted]
+    problems = [
+        f"{name} is {value}"
+        for name, value, wanted in (
+            ("KeySpec", spec, "SYMMETRIC_DEFAULT"),
+            ("KeyUsage", usage, "ENCRYPT_DECRYPT"),
+            ("KeyManager", meta.get("KeyManager"), "CUSTOMER"),
+            ("KeyState", state, "Enabled"),
+        )
+        if value != wanted
+    ]
     if problems:
-        raise _Unsuitable(f"key {arn} cannot be used: {', '.join(problems)}", **where,
-                          fix="Use (or let setup create) a customer managed symmetric "
-                              "ENCRYPT_DECRYPT key.")
+        raise _Unsuitable(
+            f"key {arn} cannot be used: {', '.join(problems)}",
+            **where,
+            fix="Use (or let setup create) a customer managed symmetric ENCRYPT_DECRYPT key.",
+        )
 
 
 def _ensure_alias(plan: Plan, setup: CustomerSetup, key: _Key) -> None:
@@ -228,22 +263,29 @@ def _ensure_alias(plan: Plan, setup: CustomerSetup, key: _Key) -> None:
     if key.alias_target is not None:
         raise ConfigurationError(
             f"{setup.alias} already names another key ({key.alias_target})",
-            tenant=setup.tenant, operation="kms:CreateAlias",
-            fix="Give another --alias, or adopt that key with --key-arn.")
-    call, _ = plan.write("kms", "CreateAlias", region=setup.key_region,
-                         AliasName=setup.alias, TargetKeyId=key.key_id or NEW_KEY_ID)
+            tenant=setup.tenant,
+            operation="kms:CreateAlias",
+            fix="Give another --alias, or adopt that key with --key-arn.",
+        )
+    call, _ = plan.write(
+        "kms",
+        "CreateAlias",
+        region=setup.key_region,
+        AliasName=setup.alias,
+        TargetKeyId=key.key_id or NEW_KEY_ID,
+    )
     plan.record("alias", "create", f"{setup.alias} -> the key", call)
 
 
 def _ensure_rotation(plan: Plan, setup: CustomerSetup, key: _Key) -> None:
     if key.arn is not None and not key.created:
-        status = plan.read("kms", "GetKeyRotationStatus", region=setup.key_region,
-                           KeyId=key.arn)
+        status = plan.read("kms", "GetKeyRotationStatus", region=setup.key_region, KeyId=key.arn)
         if status.get("KeyRotationEnabled"):
             plan.record("key rotation", "no change", "automatic rotation is on")
             return
-    call, _ = plan.write("kms", "EnableKeyRotation", region=setup.key_region,
-                         KeyId=key.arn or NEW_KEY_ARN)
+    call, _ = plan.write(
+        "kms", "EnableKeyRotation", region=setup.key_region, KeyId=key.arn or NEW_KEY_ARN
+    )
     plan.record("key rotation", "update", "automatic rotation switched on", call)
 
 
@@ -253,50 +295,87 @@ def _ensure_role(plan: Plan, vendor: VendorIdentity, setup: CustomerSetup) -> bo
     found = plan.read("iam", "GetRole", RoleName=name, missing=("NoSuchEntity",))
     if found is None:
         call, _ = plan.write(
-            "iam", "CreateRole", RoleName=name, AssumeRolePolicyDocument=render_json(trust),
+            "iam",
+            "CreateRole",
+            RoleName=name,
+            AssumeRolePolicyDocument=render_json(trust),
             Description=f"byok: lets the vendor use the key of tenant {setup.tenant}",
-            MaxSessionDuration=_ROLE_SESSION_S, Tags=[{"Key": TENANT_TAG,
-                                                       "Value": setup.tenant}])
-        plan.record("client role", "create", f"{setup.client_role_arn} trusting "
-                    f"{vendor.role_arn('assume-role')} with the External ID", call)
+            MaxSessionDuration=_ROLE_SESSION_S,
+            Tags=[{"Key": TENANT_TAG, "Value": setup.tenant}],
+        )
+        plan.record(
+            "client role",
+            "create",
+            f"{setup.client_role_arn} trusting "
+            f"{vendor.role_arn('assume-role')} with the External ID",
+            call,
+        )
         return True
     if same_document(found["Role"].get("AssumeRolePolicyDocument"), trust):
         plan.record("client role", "no change", "trust policy is as required")
         return False
-    call, _ = plan.write("iam", "UpdateAssumeRolePolicy", RoleName=name,
-                         PolicyDocument=render_json(trust))
-    plan.record("client role", "update", "trust policy replaced: only the vendor's "
-                "document-storage role, only with the External ID", call)
+    call, _ = plan.write(
+        "iam", "UpdateAssumeRolePolicy", RoleName=name, PolicyDocument=render_json(trust)
+    )
+    plan.record(
+        "client role",
+        "update",
+        "trust policy replaced: only the vendor's document-storage role, only with the External ID",
+        call,
+    )
     return False
 
 
-def _ensure_permissions(plan: Plan, vendor: VendorIdentity, setup: CustomerSetup,
-                        role_created: bool) -> None:
+def _ensure_permissions(
+    plan: Plan, vendor: VendorIdentity, setup: CustomerSetup, role_created: bool
+) -> None:
     values = literal_values(vendor, setup)
     if setup.key_arn is None:
         values = replace(values, key_resource=NEW_KEY_ARN)
     desired = permissions_policy_document(values, hardening=setup.hardening)
     name = setup.client_role_name
-    found = None if role_created else plan.read(
-        "iam", "GetRolePolicy", RoleName=name, PolicyName=PERMISSIONS_POLICY_NAME,
-        missing=("NoSuchEntity",))
+    found = (
+        None
+        if role_created
+        else plan.read(
+            "iam",
+            "GetRolePolicy",
+            RoleName=name,
+            PolicyName=PERMISSIONS_POLICY_NAME,
+            missing=("NoSuchEntity",),
+        )
+    )
     if found is not None and same_document(found.get("PolicyDocument"), desired):
-        plan.record("permissions policy", "no change", f"{PERMISSIONS_POLICY_NAME} is as "
-                    "required")
+        plan.record("permissions policy", "no change", f"{PERMISSIONS_POLICY_NAME} is as required")
         return
-    call, _ = plan.write("iam", "PutRolePolicy", RoleName=name,
-                         PolicyName=PERMISSIONS_POLICY_NAME, PolicyDocument=render_json(desired))
-    plan.record("permissions policy", "create" if found is None else "update",
-                f"{PERMISSIONS_POLICY_NAME}: the five actions on exactly this key", call)
+    call, _ = plan.write(
+        "iam",
+        "PutRolePolicy",
+        RoleName=name,
+        PolicyName=PERMISSIONS_POLICY_NAME,
+        PolicyDocument=render_json(desired),
+    )
+    plan.record(
+        "permissions policy",
+        "create" if found is None else "update",
+        f"{PERMISSIONS_POLICY_NAME}: the five actions on exactly this key",
+        call,
+    )
 
 
-def _ensure_key_policy(plan: Plan, vendor: VendorIdentity, setup: CustomerSetup, key: _Key,
-                       sleep: Callable[[float], None] | None) -> None:
+def _ensure_key_policy(
+    plan: Plan,
+    vendor: VendorIdentity,
+    setup: CustomerSetup,
+    key: _Key,
+    sleep: Callable[[float], None] | None,
+) -> None:
     if key.arn is None:
         current: Any = key.policy
     else:
-        current = plan.read("kms", "GetKeyPolicy", region=setup.key_region, KeyId=key.arn,
-                            PolicyName="default")["Policy"]
+        current = plan.read(
+            "kms", "GetKeyPolicy", region=setup.key_region, KeyId=key.arn, PolicyName="default"
+        )["Policy"]
     existing = json.loads(current) if isinstance(current, str) else dict(current or {})
     desired = desired_key_policy(existing, vendor, setup)
     if same_document(existing, desired):
@@ -304,17 +383,27 @@ def _ensure_key_policy(plan: Plan, vendor: VendorIdentity, setup: CustomerSetup,
         return
     call = _put_key_policy(plan, setup, key.arn or NEW_KEY_ARN, desired, sleep)
     who = "vendor role" if setup.mode == "direct" else "client role"
-    plan.record("key policy", "update", f"{who} statement merged in; other statements kept",
-                call)
+    plan.record("key policy", "update", f"{who} statement merged in; other statements kept", call)
 
 
-def _put_key_policy(plan: Plan, setup: CustomerSetup, key_arn: str, policy: Mapping[str, Any],
-                    sleep: Callable[[float], None] | None) -> PlannedCall:
+def _put_key_policy(
+    plan: Plan,
+    setup: CustomerSetup,
+    key_arn: str,
+    policy: Mapping[str, Any],
+    sleep: Callable[[float], None] | None,
+) -> PlannedCall:
     attempts = _POLICY_RETRIES if sleep is not None else 1
     for attempt in range(attempts):
         try:
-            call, _ = plan.write("kms", "PutKeyPolicy", region=setup.key_region, KeyId=key_arn,
-                                 PolicyName="default", Policy=render_json(policy))
+            call, _ = plan.write(
+                "kms",
+                "PutKeyPolicy",
+                region=setup.key_region,
+                KeyId=key_arn,
+                PolicyName="default",
+                Policy=render_json(policy),
+            )
             return call
         except InvalidInput as exc:
             # KMS refuses a principal IAM has not propagated yet ("invalid principals").
@@ -328,11 +417,20 @@ def _result(plan: Plan, setup: CustomerSetup, key: _Key, account: str) -> SetupR
     if key.arn is not None:
         handover = handover_config(setup, key.arn)
     else:
-        handover = {"tenant": setup.tenant, "mode": setup.mode, "key_arn": NEW_KEY_ARN,
-                    "region": setup.key_region}
+        handover = {
+            "tenant": setup.tenant,
+            "mode": setup.mode,
+            "key_arn": NEW_KEY_ARN,
+            "region": setup.key_region,
+        }
         if setup.mode == "assume-role":
-            handover |= {"client_role_arn": setup.client_role_arn,
-                         "external_id": setup.external_id}
-    return SetupResult(plan.dry_run, account, key.arn, setup.key_region,
-                       setup.client_role_arn, tuple(plan.changes), handover)
-
+            handover |= {"client_role_arn": setup.client_role_arn, "external_id": setup.external_id}
+    return SetupResult(
+        plan.dry_run,
+        account,
+        key.arn,
+        setup.key_region,
+        setup.client_role_arn,
+        tuple(plan.changes),
+        handover,
+    )

@@ -162,12 +162,20 @@ def _lookup(access_key_id: str) -> Caller | None:
             continue
         sts = dict.get(sts_backends, account)
         backend = None if sts is None else dict.get(sts, _PARTITION)
-        session = None if backend is None else backend.get_assumed_role_from_access_key(
-            access_key_id
+        session = (
+            None if backend is None else backend.get_assumed_role_from_access_key(access_key_id)
         )
         if session is not None:
-            return Caller("AssumedRole", session.arn, account, access_key_id, session.user_id,
-                          session.session_name, session.role_arn, session.expiration)
+            return Caller(
+                "AssumedRole",
+                session.arn,
+                account,
+                access_key_id,
+                session.user_id,
+                session.session_name,
+                session.role_arn,
+                session.expiration,
+            )
         user = _iam(account).get_user_from_access_key_id(access_key_id)
         if user is not None:
             return Caller("IAMUser", user.arn, account, access_key_id, user.id, user.name)
@@ -211,8 +219,9 @@ def identity_policies(caller: Caller) -> list[str]:
     texts: list[str] = []
     for holder in holders:
         texts.extend(_default_document(p) for p in list(holder.managed_policies.values()))
-        texts.extend(str(t) if isinstance(t, str) else json.dumps(t)
-                     for t in list(holder.policies.values()))
+        texts.extend(
+            str(t) if isinstance(t, str) else json.dumps(t) for t in list(holder.policies.values())
+        )
     return texts
 
 

@@ -151,5 +151,9 @@ class FaultSet:
             raise AwsError(code, "Service is unavailable. Try again later.", 503)
         else:
             code = "KMSInternalException" if service == "kms" else "InternalFailure"
-            raise AwsError(code, "The request processing has failed because of an unknown "
-                           "error, exception or failure.", 500)
+            raise AwsError(
+                code,
+                "The request processing has failed because of an unknown "
+                "error, exception or failure.",
+                500,
+            )

@@ -76,8 +76,9 @@ class FidelityLayer:
         try:
             call = parse_call(environ)
         except AwsError as exc:
-            return json_response({"__type": exc.code, "message": exc.message}, "",
-                                 exc.status).send(start_response)
+            return json_response({"__type": exc.code, "message": exc.message}, "", exc.status).send(
+                start_response
+            )
         try:
             answer = self._serve(call)
         except DropConnection:
@@ -86,8 +87,14 @@ class FidelityLayer:
             answer = error_response(call, exc)
         except Exception:  # a bug here or in moto: answer like AWS, keep the trace on stderr
             traceback.print_exc()
-            answer = error_response(call, AwsError("InternalFailure", "The local AWS failed "
-                                                   "to serve this request; see its stderr.", 500))
+            answer = error_response(
+                call,
+                AwsError(
+                    "InternalFailure",
+                    "The local AWS failed to serve this request; see its stderr.",
+                    500,
+                ),
+            )
         if answer is None:
             return self._moto(call.environ, start_response)
         return answer.send(start_response)
@@ -96,8 +103,11 @@ class FidelityLayer:
         """Our answer, or None to stream moto's answer for the (rewritten) call."""
         if call.access_key_id is None:
             if call.is_json or call.operation:  # an unsigned AWS API call
-                code = "MissingAuthenticationTokenException" if call.is_json else (
-                    "MissingAuthenticationToken")
+                code = (
+                    "MissingAuthenticationTokenException"
+                    if call.is_json
+                    else ("MissingAuthenticationToken")
+                )
                 raise AwsError(code, "Missing Authentication Token", 400 if call.is_json else 403)
             return None  # unsigned: moto's own endpoints, anonymous S3 reads
         caller = self._authenticate(call)
@@ -117,21 +127,27 @@ class FidelityLayer:
         caller = self._identities.resolve(call.access_key_id)
         if caller is None:
             if call.service == "s3":
-                raise AwsError("InvalidAccessKeyId", "The AWS Access Key Id you provided does "
-                               "not exist in our records.", 403)
+                raise AwsError(
+                    "InvalidAccessKeyId",
+                    "The AWS Access Key Id you provided does not exist in our records.",
+                    403,
+                )
             if json_protocol:
                 raise AwsError("UnrecognizedClientException", _INVALID_TOKEN, 400)
             raise AwsError("InvalidClientTokenId", _INVALID_TOKEN, 403)
         if caller.expiration is not None and caller.expiration < datetime.now(UTC).replace(
             tzinfo=None
         ):
-            raise AwsError("ExpiredTokenException" if json_protocol else "ExpiredToken",
-                           _EXPIRED_TOKEN, 400 if json_protocol else 403)
+            raise AwsError(
+                "ExpiredTokenException" if json_protocol else "ExpiredToken",
+                _EXPIRED_TOKEN,
+                400 if json_protocol else 403,
+            )
         return caller
 
     def _admin(self, environ: dict[str, Any]) -> Response:
         method = environ.get("REQUEST_METHOD", "GET")
-        what = environ.get("PATH_INFO", "")[len(ADMIN_PREFIX):].strip("/")
+        what = environ.get("PATH_INFO", "")[len(ADMIN_PREFIX) :].strip("/")
         length = int(environ.get("CONTENT_LENGTH") or 0)
         body = environ["wsgi.input"].read(length) if length else b""
         if what == "health":

@@ -39,32 +39,68 @@ from byok.localaws.wire import AwsError, Call, Response, WsgiApp, call_app, json
 __all__ = ["KmsFidelity"]
 
 _ALIAS_OPERATIONS = frozenset({"CreateAlias", "UpdateAlias"})
-_READ_ONLY_PREFIXES = ("Describe", "Get", "List", "Encrypt", "Decrypt", "GenerateDataKey",
-                       "Sign", "Verify", "GenerateMac", "VerifyMac", "GenerateRandom")
-_PARAMETERS = (("KeyId", "keyId"), ("TargetKeyId", "targetKeyId"), ("AliasName", "aliasName"),
-               ("SourceKeyId", "sourceKeyId"), ("DestinationKeyId", "destinationKeyId"),
-               ("KeySpec", "keySpec"), ("NumberOfBytes", "numberOfBytes"),
-               ("EncryptionAlgorithm", "encryptionAlgorithm"),
-               ("EncryptionContext", "encryptionContext"),
-               ("SourceEncryptionContext", "sourceEncryptionContext"),
-               ("DestinationEncryptionContext", "destinationEncryptionContext"),
-               ("PendingWindowInDays", "pendingWindowInDays"), ("Description", "description"))
+_READ_ONLY_PREFIXES = (
+    "Describe",
+    "Get",
+    "List",
+    "Encrypt",
+    "Decrypt",
+    "GenerateDataKey",
+    "Sign",
+    "Verify",
+    "GenerateMac",
+    "VerifyMac",
+    "GenerateRandom",
+)
+_PARAMETERS = (
+    ("KeyId", "keyId"),
+    ("TargetKeyId", "targetKeyId"),
+    ("AliasName", "aliasName"),
+    ("SourceKeyId", "sourceKeyId"),
+    ("DestinationKeyId", "destinationKeyId"),
+    ("KeySpec", "keySpec"),
+    ("NumberOfBytes", "numberOfBytes"),
+    ("EncryptionAlgorithm", "encryptionAlgorithm"),
+    ("EncryptionContext", "encryptionContext"),
+    ("SourceEncryptionContext", "sourceEncryptionContext"),
+    ("DestinationEncryptionContext", "destinationEncryptionContext"),
+    ("PendingWindowInDays", "pendingWindowInDays"),
+    ("Description", "description"),
+)
 # AWS KMS API Reference, "Cross-account use: Yes" operations; every other operation works
 # only on keys of the caller's own account.
-_CROSS_ACCOUNT = frozenset({
-    "CreateGrant", "Decrypt", "DescribeKey", "DeriveSharedSecret", "Encrypt", "GenerateDataKey",
-    "GenerateDataKeyPair", "GenerateDataKeyPairWithoutPlaintext",
-    "GenerateDataKeyWithoutPlaintext", "GenerateMac", "GetKeyRotationStatus", "GetPublicKey",
-    "ListGrants", "ReEncrypt", "RetireGrant", "RevokeGrant", "Sign", "Verify", "VerifyMac",
-})
+_CROSS_ACCOUNT = frozenset(
+    {
+        "CreateGrant",
+        "Decrypt",
+        "DescribeKey",
+        "DeriveSharedSecret",
+        "Encrypt",
+        "GenerateDataKey",
+        "GenerateDataKeyPair",
+        "GenerateDataKeyPairWithoutPlaintext",
+        "GenerateDataKeyWithoutPlaintext",
+        "GenerateMac",
+        "GetKeyRotationStatus",
+        "GetPublicKey",
+        "ListGrants",
+        "ReEncrypt",
+        "RetireGrant",
+        "RevokeGrant",
+        "Sign",
+        "Verify",
+        "VerifyMac",
+    }
+)
 _LOCKOUT = "The new key policy will not allow you to update the key policy in the future."
 
 
 class KmsFidelity:
     """Serves KMS calls with AWS's rules on top of moto (see the module docstring)."""
 
-    def __init__(self, moto_app: WsgiApp, index: KeyIndex, trail: EventLog,
-                 faults: FaultSet) -> None:
+    def __init__(
+        self, moto_app: WsgiApp, index: KeyIndex, trail: EventLog, faults: FaultSet
+    ) -> None:
         self._app = moto_app
         self._index = index
         self._trail = trail
@@ -87,18 +123,23 @@ class KmsFidelity:
             response = self._serve(call, caller, params, keys)
             if response.status >= 400:
                 body = response.json() or {}
-                error = AwsError(str(body.get("__type", "InternalFailure")).split("#")[-1],
-                                 str(body.get("message", "")), response.status)
+                error = AwsError(
+                    str(body.get("__type", "InternalFailure")).split("#")[-1],
+                    str(body.get("message", "")),
+                    response.status,
+                )
         except AwsError as exc:
             error = exc
-            response = json_response({"__type": exc.code, "message": exc.message},
-                                     call.request_id, exc.status)
+            response = json_response(
+                {"__type": exc.code, "message": exc.message}, call.request_id, exc.status
+            )
         response.set_header("x-amzn-RequestId", call.request_id)
         self._record(call, caller, params, keys, error)
         return response
 
-    def _serve(self, call: Call, caller: Caller, params: dict[str, Any],
-               keys: list[KeyRef]) -> Response:
+    def _serve(
+        self, call: Call, caller: Caller, params: dict[str, Any], keys: list[KeyRef]
+    ) -> Response:
         operation = call.operation
         if operation == "CreateKey":
             return self._create_key(call, caller, params, keys)
@@ -133,18 +174,21 @@ class KmsFidelity:
         if "KeyId" in params:
             named = self._index.locate(params["KeyId"], caller.account, call.region)
             if named.key.id != ref.key.id:
-                raise AwsError("IncorrectKeyException", "The key ID in the request does not "
-                               "identify a KMS key that can perform this operation.")
+                raise AwsError(
+                    "IncorrectKeyException",
+                    "The key ID in the request does not "
+                    "identify a KMS key that can perform this operation.",
+                )
         return ref
 
-    def _forward(self, call: Call, params: dict[str, Any], account: str,
-                 region: str) -> Response:
+    def _forward(self, call: Call, params: dict[str, Any], account: str, region: str) -> Response:
         call.replace_body(json.dumps(params).encode())
         call.serve_as(account, region)
         return call_app(self._app, call.environ)
 
-    def _create_key(self, call: Call, caller: Caller, params: dict[str, Any],
-                    keys: list[KeyRef]) -> Response:
+    def _create_key(
+        self, call: Call, caller: Caller, params: dict[str, Any], keys: list[KeyRef]
+    ) -> Response:
         if params.get("Policy") is not None:
             arn = f"arn:aws:kms:{call.region}:{caller.account}:key/new-key"
             self._check_new_policy(caller, params, arn)
@@ -161,16 +205,19 @@ class KmsFidelity:
             keys.extend([found] if found else [])
         return response
 
-    def _re_encrypt(self, call: Call, caller: Caller, params: dict[str, Any],
-                    keys: list[KeyRef]) -> Response:
+    def _re_encrypt(
+        self, call: Call, caller: Caller, params: dict[str, Any], keys: list[KeyRef]
+    ) -> Response:
         source, raw = self._index.locate_ciphertext(params.get("CiphertextBlob"))
         if "SourceKeyId" in params:
             named = self._index.locate(params["SourceKeyId"], caller.account, call.region)
             if named.key.id != source.key.id:
-                raise AwsError("IncorrectKeyException", "The source key ID in the request does "
-                               "not identify the KMS key used to encrypt the ciphertext.")
-        target = self._index.locate(params.get("DestinationKeyId", ""), caller.account,
-                                    call.region)
+                raise AwsError(
+                    "IncorrectKeyException",
+                    "The source key ID in the request does "
+                    "not identify the KMS key used to encrypt the ciphertext.",
+                )
+        target = self._index.locate(params.get("DestinationKeyId", ""), caller.account, call.region)
         keys.extend([source, target])
         self._faults.inject("kms", "ReEncrypt", caller.account)
         source_context = params.get("SourceEncryptionContext") or {}
@@ -182,23 +229,25 @@ class KmsFidelity:
         answer = _re_encrypt_blob(raw, source, source_context, target, target_context)
         return json_response(answer, call.request_id)
 
-    def _authorize(self, caller: Caller, action: str, ref: KeyRef,
-                   encryption_context: Any) -> None:
+    def _authorize(self, caller: Caller, action: str, ref: KeyRef, encryption_context: Any) -> None:
         """Raise AccessDeniedException unless key policy and IAM policies allow ``action``."""
         context: dict[str, str | list[str]] = {"kms:CallerAccount": caller.account}
         if isinstance(encryption_context, Mapping) and encryption_context:
-            context.update({f"kms:EncryptionContext:{k}": str(v)
-                            for k, v in encryption_context.items()})
+            context.update(
+                {f"kms:EncryptionContext:{k}": str(v) for k, v in encryption_context.items()}
+            )
             context["kms:EncryptionContextKeys"] = [str(k) for k in encryption_context]
         try:
             key_policy = parsed_policy(ref.key.policy, resource_policy=True)
-            identity = [parsed_policy(t, resource_policy=False)
-                        for t in identity_policies(caller)]
+            identity = [parsed_policy(t, resource_policy=False) for t in identity_policies(caller)]
             request = Request(caller.principal_arns, caller.account, action, ref.arn, context)
             decision = kms_authorize(key_policy, identity, request, key_account=ref.account)
         except InvalidInput as exc:
-            raise AwsError("AccessDeniedException", f"User: {caller.arn} is not authorized to "
-                           f"perform: {action} on resource: {ref.arn} ({exc.message})") from exc
+            raise AwsError(
+                "AccessDeniedException",
+                f"User: {caller.arn} is not authorized to "
+                f"perform: {action} on resource: {ref.arn} ({exc.message})",
+            ) from exc
         if decision.allowed:
             return
         key_decision = evaluate(key_policy, request, resource_policy=True)
@@ -211,8 +260,11 @@ class KmsFidelity:
             why = f"because no resource-based policy allows the {action} action"
         else:
             why = f"because no identity-based policy allows the {action} action"
-        raise AwsError("AccessDeniedException", f"User: {caller.arn} is not authorized to "
-                       f"perform: {action} on resource: {ref.arn} {why}")
+        raise AwsError(
+            "AccessDeniedException",
+            f"User: {caller.arn} is not authorized to "
+            f"perform: {action} on resource: {ref.arn} {why}",
+        )
 
     def _check_new_policy(self, caller: Caller, params: dict[str, Any], key_arn: str) -> None:
         """Validate a key policy being set; apply AWS's policy lockout safety check."""
@@ -226,32 +278,52 @@ class KmsFidelity:
         if params.get("BypassPolicyLockoutSafetyCheck") is True:
             return
         identity = [parsed_policy(t, resource_policy=False) for t in identity_policies(caller)]
-        request = Request(caller.principal_arns, caller.account, "kms:PutKeyPolicy", key_arn,
-                          {"kms:CallerAccount": caller.account})
+        request = Request(
+            caller.principal_arns,
+            caller.account,
+            "kms:PutKeyPolicy",
+            key_arn,
+            {"kms:CallerAccount": caller.account},
+        )
         owner = key_arn.split(":")[4]
         if not kms_authorize(policy, identity, request, key_account=owner).allowed:
             raise AwsError("MalformedPolicyDocumentException", _LOCKOUT)
 
-    def _record(self, call: Call, caller: Caller, params: dict[str, Any],
-                keys: list[KeyRef], error: AwsError | None) -> None:
+    def _record(
+        self,
+        call: Call,
+        caller: Caller,
+        params: dict[str, Any],
+        keys: list[KeyRef],
+        error: AwsError | None,
+    ) -> None:
         parameters = {new: params[old] for old, new in _PARAMETERS if old in params}
         if call.operation in ("Encrypt", "Decrypt", "ReEncrypt"):
             parameters.setdefault("encryptionAlgorithm", "SYMMETRIC_DEFAULT")
         unique = {k.arn: k for k in keys}
         self._trail.record(
-            caller=caller, source="kms.amazonaws.com", name=call.operation,
-            region=keys[0].region if keys else call.region, request_id=call.request_id,
+            caller=caller,
+            source="kms.amazonaws.com",
+            name=call.operation,
+            region=keys[0].region if keys else call.region,
+            request_id=call.request_id,
             owners=[k.account for k in unique.values()],
             resources=[k.resource() for k in unique.values()],
-            parameters=parameters or None, error=error,
+            parameters=parameters or None,
+            error=error,
             read_only=call.operation.startswith(_READ_ONLY_PREFIXES),
             user_agent=call.environ.get("HTTP_USER_AGENT", ""),
             source_ip=call.environ.get("REMOTE_ADDR", "127.0.0.1"),
         )
 
 
-def _re_encrypt_blob(raw: bytes, source: KeyRef, source_context: dict[str, str],
-                     target: KeyRef, target_context: dict[str, str]) -> dict[str, Any]:
+def _re_encrypt_blob(
+    raw: bytes,
+    source: KeyRef,
+    source_context: dict[str, str],
+    target: KeyRef,
+    target_context: dict[str, str],
+) -> dict[str, Any]:
     """Decrypt under the source owner's backend, encrypt under the target owner's.
 
     moto's own ReEncrypt serves one account only; a tenant moving to a key of another
@@ -259,9 +331,11 @@ def _re_encrypt_blob(raw: bytes, source: KeyRef, source_context: dict[str, str],
     """
     try:
         plaintext, source_arn = kms_backend(source.account, source.region).decrypt(
-            ciphertext_blob=raw, encryption_context=source_context)
+            ciphertext_blob=raw, encryption_context=source_context
+        )
         blob, target_arn = kms_backend(target.account, target.region).encrypt(
-            key_id=target.key.id, plaintext=plaintext, encryption_context=target_context)
+            key_id=target.key.id, plaintext=plaintext, encryption_context=target_context
+        )
     except Exception as exc:  # moto's JsonRESTError family carries error_type and message
         code = getattr(exc, "error_type", None)
         if code is None:
@@ -279,9 +353,12 @@ def _re_encrypt_blob(raw: bytes, source: KeyRef, source_context: dict[str, str],
 def _check_window(params: dict[str, Any]) -> None:
     days = params.get("PendingWindowInDays", 30)
     if not isinstance(days, int) or not 7 <= days <= 30:
-        raise AwsError("ValidationException", f"1 validation error detected: Value '{days}' at "
-                       "'pendingWindowInDays' failed to satisfy constraint: Member must have "
-                       "value between 7 and 30")
+        raise AwsError(
+            "ValidationException",
+            f"1 validation error detected: Value '{days}' at "
+            "'pendingWindowInDays' failed to satisfy constraint: Member must have "
+            "value between 7 and 30",
+        )
 
 
 def _fix_lifecycle_answer(operation: str, response: Response, ref: KeyRef) -> Response:

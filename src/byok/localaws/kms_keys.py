@@ -28,15 +28,33 @@ _KMS_ARN = re.compile(r"arn:aws(?:-cn|-us-gov)?:kms:([a-z0-9-]+):([0-9]{12}):(ke
 _KEY_ID_LEN = 36  # moto's ciphertext starts with the 36-character key id
 _MIN_CIPHERTEXT = _KEY_ID_LEN + 12 + 16
 
-CRYPTO_OPERATIONS = frozenset({
-    "Encrypt", "Decrypt", "ReEncrypt", "GenerateDataKey", "GenerateDataKeyWithoutPlaintext",
-    "GenerateDataKeyPair", "GenerateDataKeyPairWithoutPlaintext", "Sign", "Verify",
-    "GenerateMac", "VerifyMac", "GetPublicKey", "DeriveSharedSecret",
-})
-_REFUSED_WHEN_PENDING = frozenset({
-    "EnableKey", "DisableKey", "EnableKeyRotation", "DisableKeyRotation", "ScheduleKeyDeletion",
-    "RotateKeyOnDemand",
-})
+CRYPTO_OPERATIONS = frozenset(
+    {
+        "Encrypt",
+        "Decrypt",
+        "ReEncrypt",
+        "GenerateDataKey",
+        "GenerateDataKeyWithoutPlaintext",
+        "GenerateDataKeyPair",
+        "GenerateDataKeyPairWithoutPlaintext",
+        "Sign",
+        "Verify",
+        "GenerateMac",
+        "VerifyMac",
+        "GetPublicKey",
+        "DeriveSharedSecret",
+    }
+)
+_REFUSED_WHEN_PENDING = frozenset(
+    {
+        "EnableKey",
+        "DisableKey",
+        "EnableKeyRotation",
+        "DisableKeyRotation",
+        "ScheduleKeyDeletion",
+        "RotateKeyOnDemand",
+    }
+)
 _CIPHERTEXT_UNKNOWN = (
     "The ciphertext refers to a customer master key that does not exist, does not exist in "
     "this region, or you are not allowed to access."
@@ -120,7 +138,7 @@ class KeyIndex:
         if match:
             region, account, kind, name = match[1], match[2], match[3], match[4]
         elif reference.startswith("alias/"):
-            kind, name = "alias", reference[len("alias/"):]
+            kind, name = "alias", reference[len("alias/") :]
         else:
             kind, name = "key", reference
         backend = kms_backend(account, region)
@@ -128,12 +146,16 @@ class KeyIndex:
         if kind == "alias":
             key_id = None if backend is None else backend.get_key_id_from_alias(f"alias/{name}")
             if key_id is None:
-                raise AwsError("NotFoundException",
-                               f"Alias arn:aws:kms:{region}:{account}:alias/{name} is not found.")
+                raise AwsError(
+                    "NotFoundException",
+                    f"Alias arn:aws:kms:{region}:{account}:alias/{name} is not found.",
+                )
         key = None if backend is None else backend.keys.get(key_id)
         if key is None:
-            raise AwsError("NotFoundException",
-                           f"Key 'arn:aws:kms:{region}:{account}:key/{key_id}' does not exist")
+            raise AwsError(
+                "NotFoundException",
+                f"Key 'arn:aws:kms:{region}:{account}:key/{key_id}' does not exist",
+            )
         return KeyRef(account, region, key)
 
     def locate_ciphertext(self, blob: Any) -> tuple[KeyRef, bytes]:
@@ -178,5 +200,8 @@ def check_state(operation: str, ref: KeyRef) -> None:
 
 
 def _state_words(state: str) -> str:
-    return "pending deletion" if state == "PendingDeletion" else re.sub(
-        r"(?<!^)([A-Z])", r" \1", state).lower()
+    return (
+        "pending deletion"
+        if state == "PendingDeletion"
+        else re.sub(r"(?<!^)([A-Z])", r" \1", state).lower()
+    )

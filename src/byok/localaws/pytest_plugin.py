@@ -29,7 +29,9 @@ _START_TIMEOUT_S = 60.0
 def _start(log: IO[bytes]) -> tuple[subprocess.Popen[bytes], str]:
     process = subprocess.Popen(
         [sys.executable, "-m", "byok.localaws", "--port", "0"],
-        stdout=subprocess.PIPE, stderr=log, stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=log,
+        stdin=subprocess.DEVNULL,
     )
     assert process.stdout is not None
     with selectors.DefaultSelector() as selector:

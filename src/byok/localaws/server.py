@@ -39,7 +39,8 @@ def build_app(*, seed: int = 0) -> FidelityLayer:
     # a host name by scanning its package directory on disk, and a response class's method
     # names with inspect, on every request. Both answers are fixed, so cache them.
     dispatcher.get_backend_for_host = functools.lru_cache(maxsize=1024)(  # type: ignore[method-assign]
-        dispatcher.get_backend_for_host)
+        dispatcher.get_backend_for_host
+    )
     names_of = moto_responses.method_names_from_class  # type: ignore[attr-defined]
     if not hasattr(names_of, "cache_info"):
         moto_responses.method_names_from_class = functools.lru_cache(maxsize=1024)(names_of)  # type: ignore[attr-defined]
@@ -93,10 +94,12 @@ class LocalAwsServer:
         if self._server is not None:
             return self
         self.app = build_app(seed=self._seed)
-        self._server = make_server(HOST, self._port, self.app, threaded=True,
-                                   request_handler=_handler_class())
-        self._thread = threading.Thread(target=self._server.serve_forever,
-                                        name="byok-local-aws", daemon=True)
+        self._server = make_server(
+            HOST, self._port, self.app, threaded=True, request_handler=_handler_class()
+        )
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="byok-local-aws", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -114,8 +117,12 @@ class LocalAwsServer:
     def __enter__(self) -> LocalAwsServer:
         return self.start()
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self.stop()
 
 

@@ -68,8 +68,12 @@ class StsFidelity:
     def _authorize(self, call: Call, caller: Caller) -> str:
         form = call.form()
         role_arn = form.get("RoleArn", "")
-        denied = AwsError("AccessDenied", f"User: {caller.arn} is not authorized to perform: "
-                          f"sts:AssumeRole on resource: {role_arn}", 403)
+        denied = AwsError(
+            "AccessDenied",
+            f"User: {caller.arn} is not authorized to perform: "
+            f"sts:AssumeRole on resource: {role_arn}",
+            403,
+        )
         role = role_by_arn(role_arn)
         if role is None:
             raise denied
@@ -80,12 +84,13 @@ class StsFidelity:
             context["sts:RoleSessionName"] = form["RoleSessionName"]
         try:
             trust = parsed_policy(role.assume_role_policy_document, resource_policy=True)
-            identity = [parsed_policy(t, resource_policy=False)
-                        for t in identity_policies(caller)]
-            request = Request(caller.principal_arns, caller.account, "sts:AssumeRole",
-                              role_arn, context)
-            decision = assume_role_authorize(trust, identity, request,
-                                             role_account=role_arn.split(":")[4])
+            identity = [parsed_policy(t, resource_policy=False) for t in identity_policies(caller)]
+            request = Request(
+                caller.principal_arns, caller.account, "sts:AssumeRole", role_arn, context
+            )
+            decision = assume_role_authorize(
+                trust, identity, request, role_account=role_arn.split(":")[4]
+            )
         except InvalidInput as exc:
             raise denied from exc
         if not decision.allowed:
@@ -93,20 +98,31 @@ class StsFidelity:
         _check_duration(form, caller, role)
         return role_arn
 
-    def _record(self, call: Call, caller: Caller, role_arn: str | None,
-                error: AwsError | None) -> None:
+    def _record(
+        self, call: Call, caller: Caller, role_arn: str | None, error: AwsError | None
+    ) -> None:
         form = call.form()
         target = role_arn or form.get("RoleArn", "")
         parts = target.split(":")
         owner = parts[4] if len(parts) > 5 and role_by_arn(target) is not None else None
-        parameters = {k[0].lower() + k[1:]: v for k, v in form.items()
-                      if k in ("RoleArn", "RoleSessionName", "ExternalId", "DurationSeconds")}
+        parameters = {
+            k[0].lower() + k[1:]: v
+            for k, v in form.items()
+            if k in ("RoleArn", "RoleSessionName", "ExternalId", "DurationSeconds")
+        }
         self._trail.record(
-            caller=caller, source="sts.amazonaws.com", name="AssumeRole", region=call.region,
-            request_id=call.request_id, owners=[owner] if owner else [],
+            caller=caller,
+            source="sts.amazonaws.com",
+            name="AssumeRole",
+            region=call.region,
+            request_id=call.request_id,
+            owners=[owner] if owner else [],
             resources=[{"accountId": owner, "type": "AWS::IAM::Role", "ARN": target}]
-            if owner else [],
-            parameters=parameters, error=error, read_only=True,
+            if owner
+            else [],
+            parameters=parameters,
+            error=error,
+            read_only=True,
             user_agent=call.environ.get("HTTP_USER_AGENT", ""),
             source_ip=call.environ.get("REMOTE_ADDR", "127.0.0.1"),
         )
@@ -121,20 +137,27 @@ def _check_duration(form: dict[str, str], caller: Caller, role: object) -> None:
     except ValueError:
         raise AwsError("ValidationError", "DurationSeconds must be a number.") from None
     if caller.kind == "AssumedRole" and seconds > _CHAIN_LIMIT_S:
-        raise AwsError("ValidationError", "The requested DurationSeconds exceeds the 1 hour "
-                       "session limit for roles assumed by role chaining.")
+        raise AwsError(
+            "ValidationError",
+            "The requested DurationSeconds exceeds the 1 hour "
+            "session limit for roles assumed by role chaining.",
+        )
     maximum = int(getattr(role, "max_session_duration", None) or _CHAIN_LIMIT_S)
     if seconds > maximum:
-        raise AwsError("ValidationError", "The requested DurationSeconds exceeds the "
-                       "MaxSessionDuration set for this role.")
+        raise AwsError(
+            "ValidationError",
+            "The requested DurationSeconds exceeds the MaxSessionDuration set for this role.",
+        )
 
 
 def _root_identity(call: Call, caller: Caller) -> Response:
-    xml = (f"<GetCallerIdentityResponse xmlns=\"{_NS}\"><GetCallerIdentityResult>"
-           f"<Arn>{escape(caller.arn)}</Arn><UserId>{caller.account}</UserId>"
-           f"<Account>{caller.account}</Account></GetCallerIdentityResult>"
-           f"<ResponseMetadata><RequestId>{call.request_id}</RequestId></ResponseMetadata>"
-           f"</GetCallerIdentityResponse>")
+    xml = (
+        f'<GetCallerIdentityResponse xmlns="{_NS}"><GetCallerIdentityResult>'
+        f"<Arn>{escape(caller.arn)}</Arn><UserId>{caller.account}</UserId>"
+        f"<Account>{caller.account}</Account></GetCallerIdentityResult>"
+        f"<ResponseMetadata><RequestId>{call.request_id}</RequestId></ResponseMetadata>"
+        f"</GetCallerIdentityResponse>"
+    )
     return xml_response(xml, call.request_id)
 
 
@@ -143,4 +166,4 @@ def _with_request_id(body: bytes, request_id: str) -> bytes:
     end = body.find(b"</RequestId>", start)
     if start < 0 or end < 0:
         return body
-    return body[:start + len(b"<RequestId>")] + request_id.encode() + body[end:]
+    return body[: start + len(b"<RequestId>")] + request_id.encode() + body[end:]

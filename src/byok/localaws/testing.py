@@ -68,16 +68,26 @@ class LocalAws:
         """A fresh random 12-digit account id, so tests are isolated without resets."""
         return f"{secrets.randbelow(9 * 10**11) + 10**11}"
 
-    def session(self, account_or_credentials: str | Credentials,
-                region: str = "us-east-1") -> boto3.Session:
+    def session(
+        self, account_or_credentials: str | Credentials, region: str = "us-east-1"
+    ) -> boto3.Session:
         """A boto3 session as ``account``'s root user, or with the given credentials."""
         creds = _credentials(account_or_credentials)
-        return boto3.Session(aws_access_key_id=creds["AccessKeyId"],
-                             aws_secret_access_key=creds["SecretAccessKey"],
-                             aws_session_token=creds.get("SessionToken"), region_name=region)
+        return boto3.Session(
+            aws_access_key_id=creds["AccessKeyId"],
+            aws_secret_access_key=creds["SecretAccessKey"],
+            aws_session_token=creds.get("SessionToken"),
+            region_name=region,
+        )
 
-    def client(self, service: str, account_or_credentials: str | Credentials,
-               region: str = "us-east-1", *, config: Config | None = None) -> Any:
+    def client(
+        self,
+        service: str,
+        account_or_credentials: str | Credentials,
+        region: str = "us-east-1",
+        *,
+        config: Config | None = None,
+    ) -> Any:
         """A boto3 client of ``service`` for the local AWS (root clients are cached)."""
         cacheable = isinstance(account_or_credentials, str) and config is None
         if cacheable:
@@ -88,10 +98,14 @@ class LocalAws:
         creds = _credentials(account_or_credentials)
         with self._lock:  # botocore sessions are not safe for concurrent client creation
             client = self._shared.client(  # type: ignore[call-overload]
-                service, region_name=region, endpoint_url=self.endpoint_url,
-                config=config or _NO_RETRIES, aws_access_key_id=creds["AccessKeyId"],
+                service,
+                region_name=region,
+                endpoint_url=self.endpoint_url,
+                config=config or _NO_RETRIES,
+                aws_access_key_id=creds["AccessKeyId"],
                 aws_secret_access_key=creds["SecretAccessKey"],
-                aws_session_token=creds.get("SessionToken"))
+                aws_session_token=creds.get("SessionToken"),
+            )
         if cacheable:
             with self._lock:
                 self._clients[key] = client
@@ -99,20 +113,32 @@ class LocalAws:
 
     # -- identities -------------------------------------------------------------------------
 
-    def make_role(self, account: str, name: str, trust_policy: str | Mapping[str, Any],
-                  policies: Mapping[str, str | Mapping[str, Any]] | None = None) -> str:
+    def make_role(
+        self,
+        account: str,
+        name: str,
+        trust_policy: str | Mapping[str, Any],
+        policies: Mapping[str, str | Mapping[str, Any]] | None = None,
+    ) -> str:
         """Create role ``name`` with a trust policy and inline policies; return its ARN."""
         iam = self.client("iam", account)
-        arn = str(iam.create_role(RoleName=name, AssumeRolePolicyDocument=_policy(trust_policy))
-                  ["Role"]["Arn"])
+        arn = str(
+            iam.create_role(RoleName=name, AssumeRolePolicyDocument=_policy(trust_policy))["Role"][
+                "Arn"
+            ]
+        )
         for policy_name, document in (policies or {}).items():
-            iam.put_role_policy(RoleName=name, PolicyName=policy_name,
-                                PolicyDocument=_policy(document))
+            iam.put_role_policy(
+                RoleName=name, PolicyName=policy_name, PolicyDocument=_policy(document)
+            )
         return arn
 
-    def make_user(self, account: str, name: str,
-                  policies: Mapping[str, str | Mapping[str, Any]] | None = None,
-                  ) -> tuple[str, dict[str, str]]:
+    def make_user(
+        self,
+        account: str,
+        name: str,
+        policies: Mapping[str, str | Mapping[str, Any]] | None = None,
+    ) -> tuple[str, dict[str, str]]:
         """Create IAM user ``name`` with inline policies and an access key.
 
         Returns:
@@ -121,14 +147,21 @@ class LocalAws:
         iam = self.client("iam", account)
         arn = str(iam.create_user(UserName=name)["User"]["Arn"])
         for policy_name, document in (policies or {}).items():
-            iam.put_user_policy(UserName=name, PolicyName=policy_name,
-                                PolicyDocument=_policy(document))
+            iam.put_user_policy(
+                UserName=name, PolicyName=policy_name, PolicyDocument=_policy(document)
+            )
         key = iam.create_access_key(UserName=name)["AccessKey"]
         return arn, {"AccessKeyId": key["AccessKeyId"], "SecretAccessKey": key["SecretAccessKey"]}
 
-    def assume(self, who: str | Credentials, role_arn: str, *, external_id: str | None = None,
-               session_name: str = "byok-test", duration_s: int | None = None,
-               ) -> dict[str, str]:
+    def assume(
+        self,
+        who: str | Credentials,
+        role_arn: str,
+        *,
+        external_id: str | None = None,
+        session_name: str = "byok-test",
+        duration_s: int | None = None,
+    ) -> dict[str, str]:
         """``sts:AssumeRole`` as ``who`` (an account's root, or credentials).
 
         Returns:
@@ -145,25 +178,41 @@ class LocalAws:
         creds = self.client("sts", who).assume_role(**kwargs)["Credentials"]
         return {k: str(creds[k]) for k in ("AccessKeyId", "SecretAccessKey", "SessionToken")}
 
-    def create_key(self, account: str, policy: str | Mapping[str, Any] | None = None,
-                   region: str = "us-east-1") -> str:
+    def create_key(
+        self, account: str, policy: str | Mapping[str, Any] | None = None, region: str = "us-east-1"
+    ) -> str:
         """Create a symmetric key in ``account`` (AWS's default policy if none); return its ARN."""
         kwargs = {} if policy is None else {"Policy": _policy(policy)}
-        return str(self.client("kms", account, region).create_key(**kwargs)
-                   ["KeyMetadata"]["Arn"])
+        return str(self.client("kms", account, region).create_key(**kwargs)["KeyMetadata"]["Arn"])
 
     # -- faults, reset, event log ---------------------------------------------------------
 
-    def set_fault(self, *, service: str, kind: str, operation: str = "*", rate: float = 1.0,
-                  latency_ms: int = 0, count: int | None = None, status: int = 500,
-                  account: str | None = None, seed: int | None = None) -> list[dict[str, Any]]:
+    def set_fault(
+        self,
+        *,
+        service: str,
+        kind: str,
+        operation: str = "*",
+        rate: float = 1.0,
+        latency_ms: int = 0,
+        count: int | None = None,
+        status: int = 500,
+        account: str | None = None,
+        seed: int | None = None,
+    ) -> list[dict[str, Any]]:
         """Add a fault rule (docs/local-aws.md#faults); return the active rules.
 
         Raises:
             urllib.error.HTTPError: 400 if the rule is malformed.
         """
-        spec: dict[str, Any] = {"service": service, "operation": operation, "kind": kind,
-                                "rate": rate, "latency_ms": latency_ms, "status": status}
+        spec: dict[str, Any] = {
+            "service": service,
+            "operation": operation,
+            "kind": kind,
+            "rate": rate,
+            "latency_ms": latency_ms,
+            "status": status,
+        }
         for name, value in (("count", count), ("account", account), ("seed", seed)):
             if value is not None:
                 spec[name] = value
@@ -177,10 +226,17 @@ class LocalAws:
         """Wipe all state of the local AWS (every account, the event log, faults)."""
         self._admin("POST", "reset")
 
-    def lookup_events(self, account: str, *, region: str = "us-east-1",
-                      event_name: str | None = None, resource_name: str | None = None,
-                      username: str | None = None, start_time: datetime | None = None,
-                      end_time: datetime | None = None) -> list[dict[str, Any]]:
+    def lookup_events(
+        self,
+        account: str,
+        *,
+        region: str = "us-east-1",
+        event_name: str | None = None,
+        resource_name: str | None = None,
+        username: str | None = None,
+        start_time: datetime | None = None,
+        end_time: datetime | None = None,
+    ) -> list[dict[str, Any]]:
         """``cloudtrail:LookupEvents`` as ``account``'s root, all pages, newest first.
 
         At most one of ``event_name``, ``resource_name``, ``username`` (CloudTrail's rule).
@@ -188,23 +244,35 @@ class LocalAws:
         Returns:
             The CloudTrail records (the parsed ``CloudTrailEvent`` of each event).
         """
-        attributes = [{"AttributeKey": k, "AttributeValue": v} for k, v in (
-            ("EventName", event_name), ("ResourceName", resource_name), ("Username", username),
-        ) if v is not None]
+        attributes = [
+            {"AttributeKey": k, "AttributeValue": v}
+            for k, v in (
+                ("EventName", event_name),
+                ("ResourceName", resource_name),
+                ("Username", username),
+            )
+            if v is not None
+        ]
         kwargs: dict[str, Any] = {"LookupAttributes": attributes}
         if start_time is not None:
             kwargs["StartTime"] = start_time
         if end_time is not None:
             kwargs["EndTime"] = end_time
         pages = self.client("cloudtrail", account, region).get_paginator("lookup_events")
-        return [json.loads(e["CloudTrailEvent"]) for page in pages.paginate(**kwargs)
-                for e in page["Events"]]
+        return [
+            json.loads(e["CloudTrailEvent"])
+            for page in pages.paginate(**kwargs)
+            for e in page["Events"]
+        ]
 
     def _admin(self, method: str, what: str, body: Any = None) -> dict[str, Any]:
         data = None if body is None else json.dumps(body).encode()
         request = urllib.request.Request(  # noqa: S310 - our own loopback endpoint
-            f"{self.endpoint_url}/_byok/{what}", data=data, method=method,
-            headers={"Content-Type": "application/json"})
+            f"{self.endpoint_url}/_byok/{what}",
+            data=data,
+            method=method,
+            headers={"Content-Type": "application/json"},
+        )
         with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310
             return dict(json.loads(answer.read() or b"{}"))
 
@@ -214,15 +282,23 @@ def statements(*items: Mapping[str, Any]) -> str:
     return json.dumps({"Version": "2012-10-17", "Statement": list(items)})
 
 
-def allow(principal: str | Sequence[str], actions: str | Sequence[str], *,
-          resource: str | None = "*", condition: Mapping[str, Any] | None = None,
-          effect: str = "Allow") -> dict[str, Any]:
+def allow(
+    principal: str | Sequence[str],
+    actions: str | Sequence[str],
+    *,
+    resource: str | None = "*",
+    condition: Mapping[str, Any] | None = None,
+    effect: str = "Allow",
+) -> dict[str, Any]:
     """One resource-policy statement for ``principal`` (an ARN or account root ARN).
 
     ``resource=None`` leaves Resource out, as trust policies require.
     """
-    statement: dict[str, Any] = {"Effect": effect, "Principal": {"AWS": principal},
-                                 "Action": actions}
+    statement: dict[str, Any] = {
+        "Effect": effect,
+        "Principal": {"AWS": principal},
+        "Action": actions,
+    }
     if resource is not None:
         statement["Resource"] = resource
     if condition:

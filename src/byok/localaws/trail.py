@@ -28,8 +28,16 @@ from byok.localaws.wire import AwsError
 __all__ = ["EventLog", "TrailEvent"]
 
 _MAX_PER_ACCOUNT = 100_000
-_ATTRIBUTES = ("EventId", "EventName", "ReadOnly", "Username", "ResourceType",
-               "ResourceName", "EventSource", "AccessKeyId")
+_ATTRIBUTES = (
+    "EventId",
+    "EventName",
+    "ReadOnly",
+    "Username",
+    "ResourceType",
+    "ResourceName",
+    "EventSource",
+    "AccessKeyId",
+)
 
 
 @dataclass(frozen=True)
@@ -71,8 +79,10 @@ class TrailEvent:
             "EventTime": self.time.timestamp(),
             "EventSource": record["eventSource"],
             "Username": self.username,
-            "Resources": [{"ResourceType": r["type"], "ResourceName": r["ARN"]}
-                          for r in record.get("resources", [])],
+            "Resources": [
+                {"ResourceType": r["type"], "ResourceName": r["ARN"]}
+                for r in record.get("resources", [])
+            ],
             "CloudTrailEvent": json.dumps(record),
         }
 
@@ -90,10 +100,22 @@ class EventLog:
         with self._lock:
             self._events.clear()
 
-    def record(self, *, caller: Caller, source: str, name: str, region: str,
-               request_id: str, owners: Iterable[str], resources: list[dict[str, str]],
-               parameters: dict[str, Any] | None, error: AwsError | None,
-               read_only: bool, user_agent: str, source_ip: str) -> None:
+    def record(
+        self,
+        *,
+        caller: Caller,
+        source: str,
+        name: str,
+        region: str,
+        request_id: str,
+        owners: Iterable[str],
+        resources: list[dict[str, str]],
+        parameters: dict[str, Any] | None,
+        error: AwsError | None,
+        read_only: bool,
+        user_agent: str,
+        source_ip: str,
+    ) -> None:
         """Record one API call in each account of ``owners`` and in the caller's account."""
         # CloudTrail times have whole seconds (and botocore sends StartTime/EndTime as whole
         # seconds), so an event made in the current second must still be inside EndTime=now.
@@ -140,16 +162,21 @@ class EventLog:
         """
         attributes = params.get("LookupAttributes") or []
         if len(attributes) > 1:
-            raise AwsError("InvalidLookupAttributesException",
-                           "You cannot specify more than one lookup attribute.")
+            raise AwsError(
+                "InvalidLookupAttributesException",
+                "You cannot specify more than one lookup attribute.",
+            )
         for attribute in attributes:
             if attribute.get("AttributeKey") not in _ATTRIBUTES:
-                raise AwsError("InvalidLookupAttributesException",
-                               f"Invalid attribute key: {attribute.get('AttributeKey')}")
+                raise AwsError(
+                    "InvalidLookupAttributesException",
+                    f"Invalid attribute key: {attribute.get('AttributeKey')}",
+                )
         start, end = _time(params.get("StartTime")), _time(params.get("EndTime"))
         if start is not None and end is not None and start > end:
-            raise AwsError("InvalidTimeRangeException",
-                           "Start time must be earlier than or equal to end time.")
+            raise AwsError(
+                "InvalidTimeRangeException", "Start time must be earlier than or equal to end time."
+            )
         limit = int(params.get("MaxResults") or 50)
         if not 1 <= limit <= 50:
             raise AwsError("InvalidMaxResultsException", "MaxResults must be from 1 to 50.")
@@ -157,14 +184,16 @@ class EventLog:
         with self._lock:
             events = list(self._events.get(account, ()))
         selected = [
-            e for e in reversed(events)
+            e
+            for e in reversed(events)
             if e.region == region
             and (start is None or e.time.timestamp() >= start)
             and (end is None or e.time.timestamp() <= end)
-            and all(e.matches(a["AttributeKey"], str(a.get("AttributeValue", "")))
-                    for a in attributes)
+            and all(
+                e.matches(a["AttributeKey"], str(a.get("AttributeValue", ""))) for a in attributes
+            )
         ]
-        page = selected[offset:offset + limit]
+        page = selected[offset : offset + limit]
         answer: dict[str, Any] = {"Events": [e.summary() for e in page]}
         if offset + limit < len(selected):
             answer["NextToken"] = str(offset + limit)

@@ -151,8 +151,10 @@ def parse_call(environ: Environ) -> Call:
     call = Call(environ, body, access_key, region or "us-east-1", service, target)
     if target:
         call.operation = target.rsplit(".", 1)[-1]
-    elif environ.get("REQUEST_METHOD") == "POST" and service in ("sts", "iam", None) and (
-        environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded")
+    elif (
+        environ.get("REQUEST_METHOD") == "POST"
+        and service in ("sts", "iam", None)
+        and (environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded"))
     ):
         call.operation = call.form().get("Action", "")
     return call
@@ -191,9 +193,15 @@ class Response:
         return [self.body]
 
 
-_REASONS = {200: "OK", 400: "Bad Request", 403: "Forbidden", 404: "Not Found",
-            413: "Request Entity Too Large", 500: "Internal Server Error",
-            503: "Service Unavailable"}
+_REASONS = {
+    200: "OK",
+    400: "Bad Request",
+    403: "Forbidden",
+    404: "Not Found",
+    413: "Request Entity Too Large",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
+}
 
 
 def json_response(value: Any, request_id: str, status: int = 200) -> Response:
@@ -213,19 +221,24 @@ def error_response(call: Call, error: AwsError) -> Response:
     """``error`` in the wire format of ``call``'s protocol (JSON, query XML or S3 XML)."""
     rid = call.request_id
     if call.is_json or call.service in ("kms", "cloudtrail"):
-        response = json_response({"__type": error.code, "message": error.message}, rid,
-                                 error.status)
+        response = json_response(
+            {"__type": error.code, "message": error.message}, rid, error.status
+        )
         response.set_header("x-amzn-ErrorType", error.code)
         return response
     code, message = escape(error.code), escape(error.message)
     if call.service == "s3":
-        xml = (f"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code>"
-               f"<Message>{message}</Message><RequestId>{rid}</RequestId></Error>")
+        xml = (
+            f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{code}</Code>'
+            f"<Message>{message}</Message><RequestId>{rid}</RequestId></Error>"
+        )
         return xml_response(xml, rid, error.status)
     kind = "Receiver" if error.status >= 500 else "Sender"
-    xml = (f"<ErrorResponse xmlns=\"https://{call.service or 'sts'}.amazonaws.com/doc/"
-           f"2011-06-15/\"><Error><Type>{kind}</Type><Code>{code}</Code>"
-           f"<Message>{message}</Message></Error><RequestId>{rid}</RequestId></ErrorResponse>")
+    xml = (
+        f'<ErrorResponse xmlns="https://{call.service or "sts"}.amazonaws.com/doc/'
+        f'2011-06-15/"><Error><Type>{kind}</Type><Code>{code}</Code>'
+        f"<Message>{message}</Message></Error><RequestId>{rid}</RequestId></ErrorResponse>"
+    )
     return xml_response(xml, rid, error.status)
 
 

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 
 __all__ = ["KeyRouting", "TenantKeyRouter"]
 
+
 class KeyRouting:
     """Finds the wrapper for any stored TK of any tenant of one vendor (thread-safe).
 

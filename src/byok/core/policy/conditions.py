@@ -132,8 +132,9 @@ _BASE: dict[str, tuple[Matcher, bool]] = {
     "BinaryEquals": (_equals, False),
 }
 _SET_OPERATORS = ("ForAllValues", "ForAnyValue")
-_PATTERN_BASES = frozenset({"StringLike", "StringNotLike", "ArnEquals", "ArnLike",
-                            "ArnNotEquals", "ArnNotLike"})
+_PATTERN_BASES = frozenset(
+    {"StringLike", "StringNotLike", "ArnEquals", "ArnLike", "ArnNotEquals", "ArnNotLike"}
+)
 
 
 @dataclass(frozen=True)

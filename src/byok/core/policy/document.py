@@ -34,10 +34,19 @@ __all__ = [
 MAX_POLICY_BYTES = 32 * 1024
 _VERSIONS = ("2012-10-17", "2008-10-17")
 _TOP_KEYS = frozenset({"Version", "Id", "Statement"})
-_STATEMENT_KEYS = frozenset({
-    "Sid", "Effect", "Principal", "NotPrincipal", "Action", "NotAction",
-    "Resource", "NotResource", "Condition",
-})
+_STATEMENT_KEYS = frozenset(
+    {
+        "Sid",
+        "Effect",
+        "Principal",
+        "NotPrincipal",
+        "Action",
+        "NotAction",
+        "Resource",
+        "NotResource",
+        "Condition",
+    }
+)
 _PRINCIPAL_KINDS = ("AWS", "Service", "Federated", "CanonicalUser")
 _ACCOUNT_RE = re.compile(r"[0-9]{12}")
 ROOT_ARN_RE = re.compile(r"arn:aws(?:-cn|-us-gov)?:iam::([0-9]{12}):root")
@@ -48,8 +57,8 @@ _IAM_PRINCIPAL_RE = re.compile(
 _ACTION_RE = re.compile(r"[A-Za-z0-9-]+:[A-Za-z0-9*?_-]+")
 _MAX_STRING = 2048
 _FIX = (
-    "Give an IAM policy document: a JSON object with \"Version\": \"2012-10-17\" and a "
-    "\"Statement\" list whose statements have Effect, Action (or NotAction) and, as the "
+    'Give an IAM policy document: a JSON object with "Version": "2012-10-17" and a '
+    '"Statement" list whose statements have Effect, Action (or NotAction) and, as the '
     "policy type requires, Principal and Resource."
 )
 
@@ -204,7 +213,7 @@ def _statement(item: object, index: int, field: str, version: str) -> Statement:
         raise _bad(field, f"{where}.Sid must be a string")
     effect = item.get("Effect")
     if effect not in ("Allow", "Deny"):
-        raise _bad(field, f"{where}.Effect must be \"Allow\" or \"Deny\", not {_short(effect)}")
+        raise _bad(field, f'{where}.Effect must be "Allow" or "Deny", not {_short(effect)}')
     _one_of(item, "Action", "NotAction", field, where, required=True)
     _one_of(item, "Resource", "NotResource", field, where, required=False)
     _one_of(item, "Principal", "NotPrincipal", field, where, required=False)
@@ -221,8 +230,11 @@ def _statement(item: object, index: int, field: str, version: str) -> Statement:
         conditions=_conditions(item.get("Condition"), field, where),
     )
     # IAM: policy variables are substituted only in Version 2012-10-17 documents.
-    variable_texts = [*(statement.resource or ()), *(statement.not_resource or ()),
-                      *(v for c in statement.conditions for v in c.values)]
+    variable_texts = [
+        *(statement.resource or ()),
+        *(statement.not_resource or ()),
+        *(v for c in statement.conditions for v in c.values),
+    ]
     if version == "2012-10-17" and any(has_variables(t) for t in variable_texts):
         return replace(statement, uses_variables=True)
     return statement
@@ -278,7 +290,7 @@ def _principal(item: dict[str, Any], name: str, field: str, where: str) -> Princ
     if value == "*":
         return PrincipalSet(wildcard=True)
     if not isinstance(value, dict) or not value:
-        raise _bad(field, f"{where} must be \"*\" or an object such as {{\"AWS\": [...]}}")
+        raise _bad(field, f'{where} must be "*" or an object such as {{"AWS": [...]}}')
     _only_keys(value, frozenset(_PRINCIPAL_KINDS), field, where)
     wildcard, accounts, arns, others = False, set(), set(), []
     for kind in _PRINCIPAL_KINDS:

@@ -246,4 +246,3 @@ def _authorize(
     if same_account and resource.direct_allow:
         return Decision.ALLOW
     return Decision.ALLOW if identity_allows else Decision.IMPLICIT_DENY
-

@@ -180,14 +180,11 @@ def check_policy_type(statement: Statement, *, resource_policy: bool, field: str
     has_resource = statement.resource is not None or statement.not_resource is not None
     where = f"Statement[{statement.index}]"
     if resource_policy and not has_principal:
-        raise InvalidInput(field, f"{where} of a resource policy has no Principal",
-                           fix=_POLICY_FIX)
+        raise InvalidInput(field, f"{where} of a resource policy has no Principal", fix=_POLICY_FIX)
     if not resource_policy and has_principal:
-        raise InvalidInput(field, f"{where} of an identity policy has a Principal",
-                           fix=_POLICY_FIX)
+        raise InvalidInput(field, f"{where} of an identity policy has a Principal", fix=_POLICY_FIX)
     if not resource_policy and not has_resource:
-        raise InvalidInput(field, f"{where} of an identity policy has no Resource",
-                           fix=_POLICY_FIX)
+        raise InvalidInput(field, f"{where} of an identity policy has no Resource", fix=_POLICY_FIX)
 
 
 def _bind_variables(
@@ -208,8 +205,12 @@ def _bind_variables(
             replace(c, values=bind(c.values, is_pattern_operator(c.spec)) or ())
             for c in statement.conditions
         )
-        return replace(statement, resource=bind(statement.resource, True),
-                       not_resource=bind(statement.not_resource, True), conditions=conditions)
+        return replace(
+            statement,
+            resource=bind(statement.resource, True),
+            not_resource=bind(statement.not_resource, True),
+            conditions=conditions,
+        )
     except _UnboundVariable:
         return None
 
