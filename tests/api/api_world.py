@@ -89,6 +89,10 @@ class Route:
 
 ROUTES = (
     Route("tenant:read", "GET", "/v1/tenants/{tenant}"),
+    # Never the right confirmation here: an operator gets 422 and nothing is destroyed, so
+    # the shared seeded tenants survive (the real offboarding: test_api_offboard.py).
+    Route("tenant:offboard", "DELETE", "/v1/tenants/{tenant}",
+          {"params": {"confirm": "not-the-tenant-id"}}),
     Route("policies", "GET", "/v1/tenants/{tenant}/policies",
           {"params": {"mode": "direct", "customer_account": "111122223333"}}),
     Route("configs:list", "GET", "/v1/tenants/{tenant}/key-configs"),

@@ -21,6 +21,7 @@ pytestmark = pytest.mark.localaws
 # Own-tenant status per route and role (operator: vendor-wide). 403: role may not.
 EXPECTED: dict[str, dict[str, int]] = {
     "tenant:read": {"tenant-admin": 200, "writer": 403, "reader": 403, "operator": 200},
+    "tenant:offboard": {"tenant-admin": 403, "writer": 403, "reader": 403, "operator": 422},
     "policies": {"tenant-admin": 200, "writer": 403, "reader": 403, "operator": 200},
     "configs:list": {"tenant-admin": 200, "writer": 403, "reader": 403, "operator": 200},
     "config:submit": {"tenant-admin": 422, "writer": 403, "reader": 403, "operator": 403},

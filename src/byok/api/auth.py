@@ -50,6 +50,7 @@ class Action(enum.StrEnum):
     TENANT_CREATE = "tenant:create"
     TENANT_LIST = "tenant:list"
     TENANT_READ = "tenant:read"
+    TENANT_OFFBOARD = "tenant:offboard"
     CONFIG_WRITE = "config:write"
     CONFIG_READ = "config:read"
     AUDIT_READ = "audit:read"
@@ -67,7 +68,8 @@ _ADMIN = _WRITE | {_A.TENANT_READ, _A.CONFIG_WRITE, _A.CONFIG_READ, _A.AUDIT_REA
                    _A.TOKEN_CREATE}  # fmt: skip
 #: The permission table: the only statement of who may do what.
 _OPERATOR = frozenset({_A.TENANT_CREATE, _A.TENANT_LIST, _A.TENANT_READ, _A.CONFIG_READ,
-                       _A.TOKEN_CREATE, _A.MONITOR_READ, _A.METRICS_READ})  # fmt: skip
+                       _A.TOKEN_CREATE, _A.MONITOR_READ, _A.METRICS_READ,
+                       _A.TENANT_OFFBOARD})  # fmt: skip
 ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
     Role.OPERATOR: _OPERATOR,
     Role.TENANT_ADMIN: _ADMIN,

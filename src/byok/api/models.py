@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from byok.service.offboarding import OffboardReport
 from byok.service.verification import VerificationReport
 from byok.store.documents import DocumentHead
 from byok.store.tenants import StoredKeyConfig, Tenant
@@ -20,6 +21,7 @@ __all__ = [
     "KeyConfigIn",
     "KeyConfigOut",
     "MonitorOut",
+    "OffboardOut",
     "ProbeOut",
     "Problem",
     "TenantCreateIn",
@@ -93,6 +95,26 @@ class TenantCreatedOut(TenantOut):
         "Option A's key-policy statements, Option B's client-role trust policy. The full kit "
         "for a customer account: GET /v1/tenants/{tenant}/policies."
     )
+
+
+class OffboardOut(BaseModel):
+    """What offboarding destroyed (crypto-shredded keys, deleted rows and blobs)."""
+
+    tenant: str = Field(description="The tenant, now OFFBOARDED")
+    previous_state: Literal["PENDING", "VERIFIED", "ACTIVE", "KEY_UNAVAILABLE", "OFFBOARDED"] = (
+        Field(description="Its state before (OFFBOARDED: this call finished an earlier one)")
+    )
+    tk_ids: list[str] = Field(description="Tenant keys crypto-shredded (wrapped copies deleted)")
+    key_arns: list[str] = Field(description="Customer CMKs that had wrapped them")
+    document_rows: int = Field(description="Document rows deleted (every version)")
+    blobs: int = Field(description="Blobs deleted (document blobs and orphans)")
+    configs_retired: list[int] = Field(description="Key configuration versions retired")
+    audit_seq: int = Field(description="Sequence number of the tenant:offboard audit event")
+
+    @classmethod
+    def of(cls, report: OffboardReport) -> OffboardOut:
+        """Build from an :class:`OffboardReport`."""
+        return cls.model_validate(report.to_dict())
 
 
 class KeyConfigIn(_Strict):

@@ -365,9 +365,12 @@ class Vendor:
             cached = _Serving(now + self._serving_ttl, tenant_row.state, stored)
             self._serving[tenant] = cached
         if cached.state not in _SERVING:
+            offboarded = cached.state == TenantState.OFFBOARDED
             raise StateError(
                 f"the tenant is {cached.state}, not ACTIVE", tenant=tenant,
-                fix="Verify and activate a key configuration first (`byok tenant verify`).",
+                fix="The tenant was offboarded: its keys and documents are destroyed."
+                if offboarded
+                else "Verify and activate a key configuration first (`byok tenant verify`).",
             )  # fmt: skip
         if cached.config is None:
             raise StateError("the tenant has no active key configuration", tenant=tenant)

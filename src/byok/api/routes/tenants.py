@@ -1,5 +1,5 @@
-"""Tenant onboarding routes: create, read, policies, key configuration, verify, activate,
-and tenant tokens."""
+"""Tenant routes: create, read, policies, key configuration, verify, activate, tenant
+tokens, and offboarding."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from byok.api.models import (
     ActivateRequest,
     KeyConfigIn,
     KeyConfigOut,
+    OffboardOut,
     TenantCreatedOut,
     TenantCreateIn,
     TenantOut,
@@ -26,6 +27,7 @@ from byok.api.models import (
 from byok.api.policies import customer_documents, tenant_documents
 from byok.api.problems import responses_for
 from byok.service.bootstrap import VENDOR_KMS_ACTIONS
+from byok.service.offboarding import offboard_tenant
 from byok.service.vendor import Vendor
 from byok.store.tokens import Role, TokenGrant, TokenRepository
 
@@ -77,6 +79,23 @@ def list_tenants(request: Request) -> list[TenantOut]:
 def get_tenant(request: Request, tenant: TenantId) -> TenantOut:
     """The tenant's lifecycle state and why it last changed."""
     return TenantOut.of(_vendor(request).tenants.get(tenant))
+
+
+@router.delete(
+    "/{tenant}", response_model=OffboardOut, responses=responses_for(*_AUTH, 422, 500),
+    summary="Offboard a tenant (operator): crypto-shred its keys, delete its documents",
+    dependencies=[Depends(requires(Action.TENANT_OFFBOARD))],
+)  # fmt: skip
+def offboard(
+    request: Request,
+    tenant: TenantId,
+    confirm: Annotated[str, Query(max_length=128, description="Must repeat the tenant id")],
+) -> OffboardOut:
+    """Irreversible: the tenant becomes OFFBOARDED and every tenant key is destroyed (no
+    copy of its documents, backups included, can be decrypted again), then its documents'
+    rows and blobs are deleted. A wrong ``confirm`` is 422 and changes nothing. Calling it
+    again on an OFFBOARDED tenant finishes an interrupted run (a 500 after the shred)."""
+    return OffboardOut.of(offboard_tenant(_vendor(request), tenant, confirm=confirm))
 
 
 @router.get(
