@@ -19,9 +19,10 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from byok.core.context import MAX_ID_BYTES, encode_id
 from byok.core.raw_keys import (
     COMMITMENT_BYTES,
+    KEY_BYTES,
     SALT_BYTES,
     TenantKey,
-    derive_document_key,
+    document_okm,
     info_prefix,
 )
 from byok.errors import IntegrityError, InvalidInput
@@ -124,6 +125,9 @@ class Header(NamedTuple):
         )
 
 
+_new_header = tuple.__new__
+
+
 def _lp_id(document_id: str) -> bytes:
     """``lp16(document id)``; runs for every document, so the common case is inlined."""
     if type(document_id) is str and document_id.isascii() and 0 < len(document_id) <= MAX_ID_BYTES:
@@ -173,15 +177,19 @@ def parse_header(data: bytes | bytearray | memoryview) -> Header:
         tk_id = buf[p2 + 2 : p3].decode("utf-8")
     except (struct.error, UnicodeDecodeError):
         raise integrity_error() from None
-    return Header(
-        frame_size,
-        tenant,
-        document_id,
-        tk_id,
-        buf[p3 : p3 + SALT_BYTES],
-        buf[p3 + SALT_BYTES : tag_at],
-        buf[tag_at : tag_at + TAG_BYTES],
-        buf[:tag_at],
+    # tuple.__new__: the NamedTuple's generated __new__ is a Python-level call per document.
+    return _new_header(
+        Header,
+        (
+            frame_size,
+            tenant,
+            document_id,
+            tk_id,
+            buf[p3 : p3 + SALT_BYTES],
+            buf[p3 + SALT_BYTES : tag_at],
+            buf[tag_at : tag_at + TAG_BYTES],
+            buf[:tag_at],
+        ),
     )
 
 
@@ -215,10 +223,10 @@ class DocumentCipher:
         """
         check_frame_size(frame_size)
         ids = tenant_key.tenant_lp + _lp_id(document_id) + tenant_key.tk_id_lp
-        keys = derive_document_key(tenant_key.material, salt, _INFO_PREFIX + ids)
+        okm = document_okm(tenant_key.material, salt, _INFO_PREFIX + ids)
         # docs/FORMAT.md#header: magic, version, algorithm, F, the three ids, salt, C.
-        body = _FIXED.pack(MAGIC, VERSION, ALGORITHM, frame_size) + ids + salt + keys.commitment
-        aead = AESGCM(keys.key)
+        body = _FIXED.pack(MAGIC, VERSION, ALGORITHM, frame_size) + ids + salt + okm[KEY_BYTES:]
+        aead = AESGCM(okm[:KEY_BYTES])
         # docs/FORMAT.md#header-authentication
         tag = aead.encrypt(_HEADER_NONCE, b"", body)
         return cls(aead, body + tag, frame_size)
@@ -244,11 +252,11 @@ class DocumentCipher:
         ):
             raise integrity_error()
         info = _INFO_PREFIX + tenant_key.tenant_lp + doc_lp + tenant_key.tk_id_lp
-        keys = derive_document_key(tenant_key.material, header.salt, info)
+        okm = document_okm(tenant_key.material, header.salt, info)
         # docs/FORMAT.md#document-key: constant-time commitment check before using K_doc.
-        if not hmac.compare_digest(keys.commitment, header.commitment):
+        if not hmac.compare_digest(okm[KEY_BYTES:], header.commitment):
             raise integrity_error()
-        aead = AESGCM(keys.key)
+        aead = AESGCM(okm[:KEY_BYTES])
         try:
             aead.decrypt(_HEADER_NONCE, header.tag, header.body)
         except InvalidTag:

@@ -28,6 +28,7 @@ __all__ = [
     "TenantKey",
     "derive_document_key",
     "document_key_info",
+    "document_okm",
     "info_prefix",
 ]
 
@@ -135,6 +136,20 @@ def document_key_info(
     return b"".join(parts)
 
 
+def document_okm(material: bytes, salt: bytes, info: bytes) -> bytes:
+    """``OKM = HKDF-SHA256(IKM=material, salt=salt, info=info, L=64)``: docs/FORMAT.md#document-key.
+
+    The document key is ``OKM[:32]``, the commitment ``OKM[32:]`` (:func:`derive_document_key`
+    splits them; the format layer slices the bytes directly, on every document).
+
+    Raises:
+        InvalidInput: ``salt`` is not 32 bytes (field ``salt``).
+    """
+    if len(salt) != SALT_BYTES:
+        raise InvalidInput("salt", f"must be {SALT_BYTES} bytes")
+    return HKDF(_SHA256, KEY_BYTES + COMMITMENT_BYTES, salt, info).derive(material)
+
+
 def derive_document_key(material: bytes, salt: bytes, info: bytes) -> DocumentKey:
     """Derive a document key and commitment: docs/FORMAT.md#document-key.
 
@@ -152,7 +167,5 @@ def derive_document_key(material: bytes, salt: bytes, info: bytes) -> DocumentKe
     Raises:
         InvalidInput: ``salt`` is not 32 bytes (field ``salt``).
     """
-    if len(salt) != SALT_BYTES:
-        raise InvalidInput("salt", f"must be {SALT_BYTES} bytes")
-    okm = HKDF(_SHA256, KEY_BYTES + COMMITMENT_BYTES, salt, info).derive(material)
+    okm = document_okm(material, salt, info)
     return DocumentKey(okm[:KEY_BYTES], okm[KEY_BYTES:])

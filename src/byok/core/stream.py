@@ -268,7 +268,9 @@ def encrypt_bytes(
         InvalidInput: as :func:`encrypt_stream`, or ``plaintext`` is not bytes-like.
     """
     view = byte_view(plaintext, "plaintext")
-    cipher = _new_cipher(tenant_key, document_id, frame_size, salt, rng)
+    if salt is None:  # _new_cipher, inlined: this runs for every document
+        salt = rng(SALT_BYTES)
+    cipher = DocumentCipher.for_writing(tenant_key, document_id, frame_size, salt)
     if len(view) < frame_size:  # one final frame: most documents, so the short way
         out = bytearray(cipher.header_bytes)
         out += cipher.seal(0, True, view)
@@ -308,7 +310,8 @@ def decrypt_bytes(
     """
     view = byte_view(ciphertext, "ciphertext")
     header = parse_header(view)
-    cipher = _resolve(header, tenant_key, document_id)
+    key = tenant_key if isinstance(tenant_key, TenantKey) else tenant_key(header)  # _resolve
+    cipher = DocumentCipher.for_reading(header, key, document_id)
     full = header.frame_size + TAG_BYTES
     body = view[len(header.body) + TAG_BYTES :]
     if TAG_BYTES <= len(body) < full:  # one final frame: most documents, so the short way
