@@ -24,6 +24,7 @@ TABLES = {
     "documents",
     "key_configs",
     "leases",
+    "signals",
     "tenant_keys",
     "tenants",
 }
@@ -31,7 +32,7 @@ TABLES = {
 
 def test_open_applies_the_initial_migration(empty_database_url: str) -> None:
     store = Store.open(empty_database_url)
-    assert store.schema_revision() == Store.head_revision() == "0002_api_tokens"
+    assert store.schema_revision() == Store.head_revision() == "0003_signals"
     assert set(inspect(store.engine).get_table_names()) == TABLES
     store.close()
 
@@ -59,7 +60,7 @@ def test_migrate_is_idempotent_and_safe_concurrently(empty_database_url: str) ->
         thread.join()
     assert errors == []
     store = Store.open(database_url)
-    assert store.schema_revision() == "0002_api_tokens"
+    assert store.schema_revision() == "0003_signals"
     store.close()
 
 

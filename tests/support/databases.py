@@ -30,6 +30,7 @@ DATA_TABLES = (
     "tenants",
     "audit_events",
     "leases",
+    "signals",
 )
 
 

@@ -35,6 +35,8 @@ from byok.errors import ByokError, Conflict, StorageError
 if TYPE_CHECKING:
     from alembic.config import Config
 
+    from byok.store.signals import SignalBus
+
 __all__ = ["Clock", "Store", "utc_now"]
 
 Clock = Callable[[], datetime]
@@ -59,6 +61,8 @@ class Store:
         self._engine = engine
         self._write_engine = engine.execution_options(**{_WRITE: True})
         self.clock = clock
+        self._signals: SignalBus | None = None
+        self._signals_lock = threading.Lock()
 
     @classmethod
     def open(cls, url: str, *, migrate: bool = True, clock: Clock = utc_now) -> Store:
@@ -152,8 +156,23 @@ class Store:
         with translate_errors("write metadata"), session, session.begin():
             yield session
 
+    @property
+    def signals(self) -> SignalBus:
+        """This process's cluster signal bus over this database (``byok.store.signals``).
+
+        Created on first use, not started: the API server starts its listener.
+        """
+        with self._signals_lock:
+            if self._signals is None:
+                from byok.store.signals import SignalBus
+
+                self._signals = SignalBus(self)
+            return self._signals
+
     def close(self) -> None:
-        """Close every pooled connection."""
+        """Stop the signal listener (if any) and close every pooled connection."""
+        if self._signals is not None:
+            self._signals.stop()
         self._engine.dispose()
 
 

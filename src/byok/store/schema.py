@@ -17,6 +17,7 @@ audit_chain_head   one row: the last seq and hash; locked by every append so the
                    chain has a single order even with concurrent writers
 leases             named, expiring leases (one process runs a periodic job)
 api_tokens         hashed API tokens (model in ``byok.store.tokens``; revision 0002)
+signals            cluster signals other nodes act on (``byok.store.signals``; 0003)
 =================  ===============================================================
 
 Times are stored timezone-aware and always come back as UTC (:class:`UtcDateTime`).
