@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
 
-.PHONY: demo test lint typecheck check bench local-aws clean postgres
+.PHONY: demo test lint typecheck check bench local-aws clean postgres wrk
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,7 +19,7 @@ demo: $(STAMP)
 	$(BIN)/byok demo
 
 ## make test: set up (venv, packages, PostgreSQL test database) and run lint, types and tests.
-test: $(STAMP) postgres
+test: $(STAMP) postgres wrk
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
@@ -27,6 +27,10 @@ test: $(STAMP) postgres
 
 postgres:
 	@scripts/ensure-postgres.sh >/dev/null
+
+## wrk: the HTTP load generator of bench/api.py (Debian package; installed when missing).
+wrk:
+	@scripts/ensure-wrk.sh >/dev/null
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
@@ -36,7 +40,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 ## make bench: run every benchmark; figures print as tables and merge into bench/results.json.
-bench: $(STAMP)
+bench: $(STAMP) wrk
 	$(BIN)/python bench/envelope.py
 	$(BIN)/python bench/store.py
 	$(BIN)/python bench/migrate.py

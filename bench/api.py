@@ -1,244 +1,53 @@
 #!/usr/bin/env python3
-"""API load test (issue 8): mixed 4 KiB puts and gets through the REST API on loopback,
-against a baseline measured in the same run.
+"""API load test (issues 8, 18): 4 KiB PUTs and GETs through the REST API, driven by ``wrk``,
+beside the framework's own ceiling and a plain-file baseline measured in the same run.
 
-Three processes (all started and stopped by this script):
+Processes (all started and stopped here): the project's local AWS; the server
+(``bench/_api_server.py``: one uvicorn serving the framework ceiling ``/null``, the plain-file
+baseline ``/plain`` and the byok API); ``wrk`` (``scripts/ensure-wrk.sh`` installs it), which
+is C and not the bottleneck. Each of the three targets gets a PUT phase (fresh names) and a
+GET phase (random acknowledged names, every body checked byte for byte) with the same
+connections. Afterwards **every** acknowledged PUT is read back: a missing or different
+document is a lost one.
 
-1. the project's local AWS (``python -m byok.localaws``);
-2. the server (``bench/api.py serve``): one uvicorn on 127.0.0.1 serving the byok API over
-   embedded SQLite + filesystem blobs, onboarded with one Option A tenant, and, on the same
-   server stack, the **baseline**: a minimal FastAPI endpoint ``/plain/{name}`` that writes
-   the same bytes as plain files (temporary file, fsync, rename, like the blob store) and
-   reads them back;
-3. the load generator (``bench/api.py load``), a second process: ``--concurrency`` threads
-   each doing 50 % puts of fresh 4 KiB documents and 50 % gets of documents it wrote
-   (checking every byte), for ``--duration`` seconds. Afterwards it reads back **every**
-   document it put: a missing or different one is a lost document.
+The server socket sets ``TCP_NODELAY`` (``byok.api.server.tcp_listener``). A figure that the
+baseline and byok share (e.g. ~40 ms p50 for both) means the harness, not the code, is
+measured: compare with the ceiling row.
 
-Prints throughput and p50/p99 latency for both, their ratio, errors and lost documents, and
-merges ``api_4kib_requests_per_s``, ``api_ratio_vs_plain``, ``api_p99_ms``, ``api_errors``,
-``api_lost_documents`` into ``bench/results.json``. Target: ratio >= 0.5, zero errors, zero
-lost documents. Usage: ``python bench/api.py [--duration 120] [--baseline-duration 30]``.
+Optional rows: ``--database postgresql://...`` runs byok on PostgreSQL; ``--workers N`` also
+measures ``byok serve --workers N`` on the same store.
+
+Merges ``api_get_ratio_vs_plain``, ``api_put_ratio_vs_plain`` (goal >= 0.5),
+``api_get_p99_ms`` (goal <= 20), ``api_framework_ceiling_req_s``, ``api_errors``,
+``api_lost_documents`` (0) and the raw rates into ``bench/results.json``.
+Usage: ``python bench/api.py [--duration 15] [--connections 8]``.
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
-import random
 import selectors
-import socket
 import subprocess
 import sys
 import tempfile
-import threading
-import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import anyio.to_thread
+from _api_server import TENANT, body_of, serve
 from _results import merge
-from fastapi import FastAPI, Request, Response
 
-SIZE = 4096
-TENANT = "bench"
+ROOT = Path(__file__).resolve().parent
+SCRIPT = ROOT / "wrk" / "documents.lua"
+ENSURE_WRK = ROOT.parent / "scripts" / "ensure-wrk.sh"
+FILLER_BYTES = 4096 - 64
 _START_TIMEOUT_S = 120.0
-
-
-# -- server process --------------------------------------------------------------------------
-
-
-def _onboard(endpoint: str, home: Path) -> tuple[Any, str]:
-    """A vendor over the local AWS with one ACTIVE tenant; its writer token."""
-    from byok.aws.clients import AwsSettings, ClientFactory, StaticCredentials
-    from byok.localaws.testing import LocalAws
-    from byok.service.bootstrap import VENDOR_KMS_ACTIONS, ensure_vendor_role
-    from byok.service.vendor import Vendor
-    from byok.settings import Settings
-    from byok.store.blobs import FilesystemBlobStore
-    from byok.store.database import Store
-    from byok.store.tokens import mint_token
-
-    aws = LocalAws(endpoint)
-    vendor_account, customer_account = aws.new_account(), aws.new_account()
-    root = StaticCredentials(f"ROOT{vendor_account}", "local")
-    role = ensure_vendor_role(
-        ClientFactory(AwsSettings(endpoint_url=endpoint, base_credentials=root)),
-        role_name="document-storage-role",
-        service_principal_arn=f"arn:aws:iam::{vendor_account}:root",
-    )
-    kms = aws.client("kms", customer_account)
-    key_arn = kms.create_key(KeyUsage="ENCRYPT_DECRYPT")["KeyMetadata"]["Arn"]
-    policy = {"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{customer_account}:root"},
-         "Action": "kms:*", "Resource": "*"},
-        {"Effect": "Allow", "Principal": {"AWS": role.arn},
-         "Action": list(VENDOR_KMS_ACTIONS), "Resource": "*"}]}  # fmt: skip
-    kms.put_key_policy(KeyId=key_arn, PolicyName="default", Policy=json.dumps(policy))
-    factory = ClientFactory(AwsSettings(endpoint_url=endpoint, base_credentials=root,
-                                        document_storage_role_arn=role.arn))  # fmt: skip
-    settings = Settings(home=home, vendor_account=vendor_account)
-    vendor = Vendor(settings, store=Store.open(f"sqlite:///{home / 'byok.db'}"),
-                    blobs=FilesystemBlobStore(home / "blobs"), factory=factory)  # fmt: skip
-    vendor.create_tenant(TENANT)
-    vendor.submit_config(TENANT, mode="direct", key_arn=key_arn)
-    report = vendor.verify(TENANT)
-    if not report.passed:
-        raise SystemExit(f"bench tenant did not verify: {report.to_dict()}")
-    vendor.activate(TENANT)
-    return vendor, mint_token(vendor.store, "writer", tenant=TENANT, label="bench").token
-
-
-def _baseline_app(root: Path) -> Any:
-    """The minimal plain-file endpoints on the same FastAPI/uvicorn stack."""
-    app = FastAPI()
-    root.mkdir(parents=True, exist_ok=True)
-
-    def write(path: Path, data: bytes) -> None:
-        temporary = path.with_name(f".tmp-{os.urandom(8).hex()}")
-        with open(temporary, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-        descriptor = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(descriptor)
-        finally:
-            os.close(descriptor)
-
-    def _path(name: str) -> Path:
-        return root / hashlib.sha256(name.encode()).hexdigest()
-
-    @app.put("/plain/{name:path}")
-    async def put(name: str, request: Request) -> dict[str, Any]:
-        data = await request.body()
-        await anyio.to_thread.run_sync(write, _path(name), data)
-        return {"name": name, "size": len(data)}
-
-    @app.get("/plain/{name:path}")
-    def get(name: str) -> Response:
-        try:
-            return Response(_path(name).read_bytes(), media_type="application/octet-stream")
-        except FileNotFoundError:
-            return Response(status_code=404)
-
-    return app
-
-
-def serve(args: argparse.Namespace) -> int:
-    """Onboard, then serve byok and the baseline until terminated; print the address first."""
-    import uvicorn
-
-    from byok.api import create_app
-
-    home = Path(args.home)
-    vendor, token = _onboard(args.aws, home)
-    app = _baseline_app(home / "plain")
-    app.mount("/", create_app(vendor))
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    print(json.dumps({"url": f"http://127.0.0.1:{port}", "token": token}), flush=True)
-    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
-    uvicorn.Server(config).run(sockets=[sock])
-    return 0
-
-
-# -- load process ----------------------------------------------------------------------------
-
-
-class _Worker(threading.Thread):
-    def __init__(self, index: int, args: argparse.Namespace, stop_at: float) -> None:
-        super().__init__(daemon=True)
-        self.index, self.args, self.stop_at = index, args, stop_at
-        self.put: dict[str, str] = {}  # name -> sha256 of the body
-        self.latencies: list[float] = []
-        self.errors: list[str] = []
-        self.rng = random.Random(index)
-
-    def run(self) -> None:
-        import httpx
-
-        headers = {"Authorization": f"Bearer {self.args.token}"}
-        with httpx.Client(base_url=self.args.url, headers=headers, timeout=30) as client:
-            while time.monotonic() < self.stop_at:
-                if not self.put or self.rng.random() < 0.5:
-                    self._put(client)
-                else:
-                    self._get(client, self.rng.choice(list(self.put)))
-
-    def _timed(self, send: Any) -> Any:
-        started = time.perf_counter()
-        try:
-            return send()
-        finally:
-            self.latencies.append(time.perf_counter() - started)
-
-    def _put(self, client: Any) -> None:
-        name = f"w{self.index}/{len(self.put):07d}"
-        body = os.urandom(SIZE)
-        response = self._timed(lambda: client.put(f"{self.args.prefix}/{name}", content=body))
-        if response.status_code == 200:
-            self.put[name] = hashlib.sha256(body).hexdigest()
-        else:
-            self.errors.append(f"put {response.status_code} {response.text[:200]}")
-
-    def _get(self, client: Any, name: str) -> None:
-        response = self._timed(lambda: client.get(f"{self.args.prefix}/{name}"))
-        if response.status_code != 200:
-            self.errors.append(f"get {response.status_code} {response.text[:200]}")
-        elif hashlib.sha256(response.content).hexdigest() != self.put[name]:
-            self.errors.append("get returned different bytes")
-
-
-def _lost(args: argparse.Namespace, workers: list[_Worker]) -> int:
-    import httpx
-
-    lost = 0
-    headers = {"Authorization": f"Bearer {args.token}"}
-    with httpx.Client(base_url=args.url, headers=headers, timeout=30) as client:
-        for worker in workers:
-            for name, digest in worker.put.items():
-                response = client.get(f"{args.prefix}/{name}")
-                ok = response.status_code == 200
-                lost += not (ok and hashlib.sha256(response.content).hexdigest() == digest)
-    return lost
-
-
-def load(args: argparse.Namespace) -> int:
-    """Run the mixed load, then read everything back; print one JSON line of figures."""
-    started = time.monotonic()
-    workers = [_Worker(i, args, started + args.duration) for i in range(args.concurrency)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join()
-    elapsed = time.monotonic() - started
-    latencies = sorted(x for w in workers for x in w.latencies)
-    errors = [e for w in workers for e in w.errors]
-    print(json.dumps({
-        "requests": len(latencies), "seconds": elapsed,
-        "requests_per_s": len(latencies) / elapsed,
-        "p50_ms": _percentile(latencies, 0.50) * 1000,
-        "p99_ms": _percentile(latencies, 0.99) * 1000,
-        "errors": len(errors), "error_samples": errors[:5],
-        "documents": sum(len(w.put) for w in workers), "lost": _lost(args, workers),
-    }), flush=True)  # fmt: skip
-    return 0
-
-
-def _percentile(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    return values[min(len(values) - 1, int(q * len(values)))]
-
-
-# -- orchestration ---------------------------------------------------------------------------
+TARGETS = (("framework ceiling (no I/O)", "/null"), ("plain files (fsync)", "/plain"))
+BYOK_PREFIX = f"/v1/tenants/{TENANT}/documents"
 
 
 def _start(command: list[str], *, env: dict[str, str] | None = None) -> tuple[Any, str]:
@@ -268,91 +77,199 @@ def _stop(child: Any) -> None:
         child.wait()
 
 
-def _phase(
-    server: dict[str, str], prefix: str, duration: float, concurrency: int
-) -> dict[str, Any]:
-    command = [sys.executable, __file__, "load", "--url", server["url"], "--prefix", prefix,
-               "--duration", str(duration), "--concurrency", str(concurrency)]  # fmt: skip
-    # The token goes through the environment, never the command line (visible in ps).
-    env = os.environ | {"BYOK_BENCH_TOKEN": server["token"]}
-    done = subprocess.run(command, capture_output=True, text=True, check=False, env=env,
-                          timeout=duration + 600)  # fmt: skip
-    if done.returncode != 0:
-        raise SystemExit(f"load generator failed: {done.stderr[-3000:]}")
-    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-    return result
+class Load:
+    """Runs ``wrk`` phases against one server and reads acknowledged documents back."""
+
+    def __init__(self, url: str, token: str, work: Path, args: argparse.Namespace) -> None:
+        self.url, self.token, self.work, self.args = url, token, work, args
+        self.wrk = subprocess.run([str(ENSURE_WRK)], capture_output=True, text=True,
+                                  check=True).stdout.strip()  # fmt: skip
+        self.filler = (work / "filler").read_bytes()
+
+    def phase(self, mode: str, prefix: str, folder: str, seconds: float) -> dict[str, Any]:
+        """One wrk run (``put`` or ``get``); its figures (JSON line of documents.lua)."""
+        directory = self.work / folder
+        directory.mkdir(exist_ok=True)
+        (directory / "filler").write_bytes(self.filler)
+        n = self.args.connections
+        command = [self.wrk, f"-t{n}", f"-c{n}", f"-d{max(1, round(seconds))}s", "--timeout", "30s",
+                   "-s", str(SCRIPT), self.url, "--", mode, prefix, str(directory)]  # fmt: skip
+        env = os.environ | {"BYOK_BENCH_TOKEN": self.token}  # never on a command line
+        done = subprocess.run(command, capture_output=True, text=True, env=env, check=False,
+                              timeout=seconds + 120)  # fmt: skip
+        lines = [x for x in done.stdout.splitlines() if x.startswith("{")]
+        if done.returncode != 0 or not lines:
+            raise SystemExit(f"wrk failed ({done.returncode}): {done.stdout}{done.stderr}")
+        result: dict[str, Any] = json.loads(lines[-1])
+        result["requests_per_s"] = result["requests"] / result["seconds"]
+        result["errors"] = result["socket_errors"] + result["http_errors"] + result["bad_bodies"]
+        return result
+
+    def acknowledged(self, folder: str) -> list[str]:
+        """Every name a PUT phase in ``folder`` got a 200 for."""
+        names: list[str] = []
+        for path in sorted((self.work / folder).glob("acked-*.txt")):
+            names += path.read_text().split()
+        return names
+
+    def lost(self, prefix: str, folder: str) -> tuple[int, int]:
+        """Read every acknowledged document of ``folder`` back: (how many, how many lost)."""
+        import httpx
+
+        names = self.acknowledged(folder)
+        headers = {"Authorization": f"Bearer {self.token}"}
+
+        def check(part: list[str]) -> int:
+            missing = 0
+            with httpx.Client(base_url=self.url, headers=headers, timeout=60) as client:
+                for name in part:
+                    got = client.get(f"{prefix}/{name}")
+                    missing += got.status_code != 200 or got.content != body_of(name, self.filler)
+            return missing
+
+        parts = [names[i :: self.args.connections] for i in range(self.args.connections)]
+        with ThreadPoolExecutor(self.args.connections) as pool:
+            return len(names), sum(pool.map(check, parts))
 
 
-def run(args: argparse.Namespace) -> dict[str, Any]:
-    """Start local AWS and the server, run baseline then byok load, stop everything.
+def _measure(load: Load, label: str, prefix: str, args: argparse.Namespace) -> dict[str, Any]:
+    folder = label.split()[0]
+    load.phase("put", prefix, f"warm-{folder}", args.warmup)  # pools, caches, TK
+    put = load.phase("put", prefix, folder, args.duration)
+    load.phase("get", prefix, folder, args.warmup)
+    get = load.phase("get", prefix, folder, args.duration)
+    documents, lost = load.lost(prefix, folder) if prefix != "/null" else (put["requests"], 0)
+    return {"label": label, "put": put, "get": get, "documents": documents, "lost": lost}
+
+
+def _workers(load: Load, server: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
+    """``byok serve --workers N`` on the same store, measured like the byok row."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = os.environ | server["env"] | {"BYOK_KEY_MONITOR_INTERVAL_SECONDS": "3600"}
+    command = [sys.executable, "-c", "from byok.cli.main import main; main()", "serve",
+               "--port", str(port), "--workers", str(args.workers), "--no-monitor"]  # fmt: skip
+    child = subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        url = f"http://127.0.0.1:{port}"
+        _wait_ready(url)
+        many = Load(url, load.token, load.work, args)
+        return _measure(many, f"byok-{args.workers}-workers API", BYOK_PREFIX, args)
+    finally:
+        _stop(child)
+
+
+def _wait_ready(url: str, seconds: float = 60.0) -> None:
+    import time
+
+    import httpx
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise SystemExit(f"byok serve at {url} did not start")
+
+
+def run(args: argparse.Namespace) -> list[dict[str, Any]]:
+    """Start local AWS and the server, run every target's phases, stop everything.
 
     Returns:
-        The figures merged into bench/results.json (plus the raw phases).
+        One row per target: PUT and GET figures, documents read back, lost documents.
     """
     with tempfile.TemporaryDirectory(prefix="byok-bench-api-") as home:
+        work = Path(home) / "load"
+        work.mkdir()
+        (work / "filler").write_bytes(os.urandom(FILLER_BYTES))
         aws, endpoint = _start([sys.executable, "-m", "byok.localaws", "--port", "0"])
         try:
             env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-            server_child, line = _start([sys.executable, __file__, "serve", "--aws", endpoint,
-                                         "--home", home], env=env)  # fmt: skip
+            command = [sys.executable, __file__, "serve", "--aws", endpoint,
+                       "--home", home, "--filler", str(work / "filler")]  # fmt: skip
+            if args.database:
+                command += ["--database", args.database]
+            server_child, line = _start(command, env=env)
             try:
                 server = json.loads(line)
-                _phase(server, "/plain", 1.0, args.concurrency)  # warm-up
-                plain = _phase(server, "/plain", args.baseline_duration, args.concurrency)
-                prefix = f"/v1/tenants/{TENANT}/documents"
-                _phase(server, prefix, 1.0, args.concurrency)  # warm-up (TK cache, pools)
-                byok = _phase(server, prefix, args.duration, args.concurrency)
+                load = Load(server["url"], server["token"], work, args)
+                rows = [_measure(load, label, prefix, args) for label, prefix in TARGETS]
+                rows.append(_measure(load, "byok API", BYOK_PREFIX, args))
+                if args.workers > 1:
+                    rows.append(_workers(load, server, args))
             finally:
                 _stop(server_child)
         finally:
             _stop(aws)
-    return {"plain": plain, "byok": byok}
+    return rows
 
 
-def report(phases: dict[str, Any]) -> dict[str, float | int]:
+def report(rows: list[dict[str, Any]], args: argparse.Namespace) -> dict[str, float | int]:
     """Print the table; return the figures for bench/results.json."""
-    plain, byok = phases["plain"], phases["byok"]
-    print(f"{'4 KiB mixed put/get':<24}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}"
-          f"{'errors':>8}{'lost':>6}{'docs':>8}{'seconds':>9}")  # fmt: skip
-    for label, row in (("baseline (plain files)", plain), ("byok API", byok)):
-        print(f"{label:<24}{row['requests_per_s']:>10.1f}{row['p50_ms']:>10.2f}"
-              f"{row['p99_ms']:>10.2f}{row['errors']:>8}{row['lost']:>6}"
-              f"{row['documents']:>8}{row['seconds']:>9.1f}")  # fmt: skip
-    ratio = byok["requests_per_s"] / plain["requests_per_s"]
-    print(f"ratio byok/baseline throughput: {ratio:.3f} (target >= 0.5)")
-    for row in (plain, byok):
-        for sample in row["error_samples"]:
-            print(f"  error: {sample}")
-    return {
-        "api_4kib_requests_per_s": byok["requests_per_s"],
-        "api_ratio_vs_plain": ratio,
-        "api_p99_ms": byok["p99_ms"],
-        "api_errors": byok["errors"] + plain["errors"],
-        "api_lost_documents": byok["lost"] + plain["lost"],
+    print(
+        f"4 KiB documents, wrk {args.connections} connections, {args.duration:g} s per phase"
+        f"{', byok on ' + args.database.split(':')[0] if args.database else ''}"
+    )
+    print(f"{'target':<30}{'op':>4}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}"
+          f"{'errors':>8}{'docs':>8}{'lost':>6}")  # fmt: skip
+    for row in rows:
+        for op in ("put", "get"):
+            r = row[op]
+            print(f"{row['label']:<30}{op.upper():>4}{r['requests_per_s']:>9.0f}"
+                  f"{r['p50_ms']:>9.2f}{r['p99_ms']:>9.2f}{r['max_ms']:>9.1f}{r['errors']:>8}"
+                  f"{row['documents'] if op == 'put' else '':>8}"
+                  f"{row['lost'] if op == 'put' else '':>6}")  # fmt: skip
+    ceiling, plain, byok = rows[0], rows[1], rows[2]
+    figures: dict[str, float | int] = {
+        "api_framework_ceiling_req_s": ceiling["get"]["requests_per_s"],
+        "api_framework_ceiling_put_req_s": ceiling["put"]["requests_per_s"],
+        "api_plain_get_req_s": plain["get"]["requests_per_s"],
+        "api_plain_put_req_s": plain["put"]["requests_per_s"],
+        "api_get_req_s": byok["get"]["requests_per_s"],
+        "api_put_req_s": byok["put"]["requests_per_s"],
+        "api_get_ratio_vs_plain": byok["get"]["requests_per_s"] / plain["get"]["requests_per_s"],
+        "api_put_ratio_vs_plain": byok["put"]["requests_per_s"] / plain["put"]["requests_per_s"],
+        "api_get_p99_ms": byok["get"]["p99_ms"],
+        "api_put_p99_ms": byok["put"]["p99_ms"],
+        "api_errors": sum(row[op]["errors"] for row in rows for op in ("put", "get")),
+        "api_lost_documents": sum(row["lost"] for row in rows),
     }
+    if len(rows) > 3:
+        figures["api_workers_get_req_s"] = rows[3]["get"]["requests_per_s"]
+        figures["api_workers_put_req_s"] = rows[3]["put"]["requests_per_s"]
+    print(f"byok/plain: GET {figures['api_get_ratio_vs_plain']:.2f}, PUT "
+          f"{figures['api_put_ratio_vs_plain']:.2f} (goal >= 0.5); byok GET p99 "
+          f"{figures['api_get_p99_ms']:.1f} ms (goal <= 20); errors {figures['api_errors']}, "
+          f"lost {figures['api_lost_documents']} (goal 0)")  # fmt: skip
+    return figures
 
 
 def main(argv: list[str] | None = None) -> int:
     """Parse the command line and run the chosen part; return the exit status."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("part", nargs="?", default="bench", choices=["bench", "serve", "load"])
-    parser.add_argument("--duration", type=float, default=120.0, help="byok load seconds")
-    parser.add_argument("--baseline-duration", type=float, default=30.0)
-    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("part", nargs="?", default="bench", choices=["bench", "serve"])
+    parser.add_argument("--duration", type=int, default=15, help="seconds per phase")
+    parser.add_argument("--warmup", type=int, default=2, help="seconds before each phase")
+    parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--database", help="byok's store URL (default: an SQLite file)")
+    parser.add_argument("--workers", type=int, default=0, help="also run byok serve --workers")
     parser.add_argument("--no-merge", action="store_true", help="do not touch results.json")
     parser.add_argument("--json", action="store_true", help="also print the figures as JSON")
     parser.add_argument("--aws", help=argparse.SUPPRESS)
     parser.add_argument("--home", help=argparse.SUPPRESS)
-    parser.add_argument("--url", help=argparse.SUPPRESS)
-    parser.add_argument("--prefix", help=argparse.SUPPRESS)
+    parser.add_argument("--filler", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.part == "serve":
-        return serve(args)
-    if args.part == "load":
-        args.token = os.environ["BYOK_BENCH_TOKEN"]
-        return load(args)
-    figures = report(run(args))
-    if not args.no_merge:
+        return serve(args.aws, Path(args.home), Path(args.filler), args.database)
+    figures = report(run(args), args)
+    if not args.no_merge and not args.database:
         merge(figures)
     if args.json:
         print(json.dumps(figures))

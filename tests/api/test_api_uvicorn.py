@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -16,13 +15,14 @@ import pytest
 import uvicorn
 from api_world import ApiWorld
 
+from byok.api.server import tcp_listener
+
 pytestmark = pytest.mark.localaws
 
 
 @pytest.fixture(scope="module")
 def served(api_any_db: ApiWorld) -> Iterator[tuple[ApiWorld, str]]:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
+    sock = tcp_listener()
     port = sock.getsockname()[1]
     config = uvicorn.Config(api_any_db.client.app, log_level="critical", lifespan="off")
     server = uvicorn.Server(config)
