@@ -254,10 +254,10 @@ class Envelope:
     def _key_for_writing(self, tenant: str, wrapper: KeyWrapper) -> TenantKey:
         arn = wrapper.key_arn
         current = self._current.get(tenant)
-        if current is not None and current.wrapper_arn == arn:
-            key = self._cache.get(tenant, current.record.tk_id, arn)
-            if key is not None and self._take_slot(current):
-                return key
+        if current is not None and current.wrapper_arn == arn and self._take_slot(current):
+            # Single flight and refresh-ahead (byok.core.keycache): an expiring current TK is
+            # re-proved by one writer while the others keep using it.
+            return self._cached_or_unwrapped(tenant, wrapper, current.record)
         with self._tenant_lock(tenant):
             return self._refresh_current(tenant, wrapper)
 
@@ -292,7 +292,7 @@ class Envelope:
         ):
             _, key = self._create(tenant, wrapper, documents=1)
             return key
-        key = self._cache.get(tenant, record.tk_id, arn) or self._unwrap(tenant, wrapper, record)
+        key = self._cached_or_unwrapped(tenant, wrapper, record)
         with self._lock:
             self._current[tenant] = _Current(record, arn, done + 1)
         return key
@@ -315,8 +315,16 @@ class Envelope:
             self._current[tenant] = _Current(record, arn, documents)
         return record, key
 
+    def _cached_or_unwrapped(
+        self, tenant: str, wrapper: KeyWrapper, record: WrappedTenantKey
+    ) -> TenantKey:
+        """The TK from the cache, or unwrapped once for every concurrent caller."""
+        return self._cache.get_or_load(
+            tenant, record.tk_id, wrapper.key_arn, lambda: self._unwrap(tenant, wrapper, record)
+        )
+
     def _unwrap(self, tenant: str, wrapper: KeyWrapper, record: WrappedTenantKey) -> TenantKey:
-        """Unwrap a stored TK (one kms:Decrypt) and cache it."""
+        """Unwrap a stored TK (one kms:Decrypt); the cache stores it (get_or_load)."""
         arn = wrapper.key_arn
         context = tenant_key_context(tenant, record.tk_id)
         unwrapped = self._kms(
@@ -326,9 +334,7 @@ class Envelope:
             arn,
             lambda: wrapper.unwrap(record.wrapped, context),
         )
-        key = TenantKey(tenant, record.tk_id, unwrapped.plaintext)
-        self._cache.put(arn, key)
-        return key
+        return TenantKey(tenant, record.tk_id, unwrapped.plaintext)
 
     def _lookup(
         self, tenant: str, wrapper: KeyWrapper, document_id: str
@@ -344,18 +350,14 @@ class Envelope:
         return lookup
 
     def _key_for_reading(self, tenant: str, wrapper: KeyWrapper, tk_id: str) -> TenantKey:
-        arn = wrapper.key_arn
-        key = self._cache.get(tenant, tk_id, arn)
-        if key is not None:
-            return key
-        with self._tenant_lock(tenant):
-            key = self._cache.get(tenant, tk_id, arn)  # another thread may have unwrapped it
-            if key is not None:
-                return key
+        def load() -> TenantKey:
             record = self._store.get(tenant, tk_id)
             if record is None:  # a TK id this tenant never had: the document is not theirs
                 raise integrity_error()
             return self._unwrap(tenant, wrapper, record)
+
+        # Single flight: concurrent misses make one kms:Decrypt and share its outcome.
+        return self._cache.get_or_load(tenant, tk_id, wrapper.key_arn, load)
 
     def _kms(self, operation: str, tenant: str, tk_id: str, arn: str, call: Callable[[], _T]) -> _T:
         """Run one key-wrapper call: audit it, and purge the tenant on "no access"."""
