@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import io
 import os
 import struct
@@ -15,6 +14,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from byok.core import format as fmt
+from byok.core.bound_context import BoundContext
 from byok.core.raw_keys import DocumentKey, TenantKey, derive_document_key, document_key_info
 from byok.core.stream import (
     ciphertext_length,
@@ -32,7 +32,9 @@ TK = TenantKey("acme", "tk_1", bytes(range(32)))
 SALT = bytes(range(100, 132))
 
 
-def enc(data: bytes, frame_size: int = KB, doc: str = "doc-1", key: TenantKey = TK) -> bytes:
+def enc(
+    data: bytes, frame_size: int = KB, doc: str | BoundContext = "doc-1", key: TenantKey = TK
+) -> bytes:
     return bytes(encrypt_bytes(data, key, doc, frame_size=frame_size, salt=SALT))
 
 
@@ -81,11 +83,15 @@ def test_frame_layout_full_frames_then_short_final_frame() -> None:
 def test_header_layout_matches_spec() -> None:
     ct = enc(b"hello")
     h = fmt.parse_header(ct)
-    assert ct[:4] == b"BYOK" and ct[4] == 1 and ct[5] == 1
+    assert ct[:4] == b"BYOK" and ct[4] == 2 and ct[5] == 2
     assert struct.unpack(">I", ct[6:10])[0] == KB
-    assert ct[10:12] == b"\x00\x04" and ct[12:16] == b"acme"
+    assert ct[10:12] == b"\x00\x04" and ct[12:16] == b"tk_1"
+    # docs/FORMAT.md#bound-context: u16(count), then pairs sorted by key.
+    context = b"\x00\x02" + b"\x00\x08document\x00\x05doc-1" + b"\x00\x06tenant\x00\x04acme"
+    assert ct[16 : 16 + len(context)] == context
+    assert ct[16 + len(context) : 16 + len(context) + 32] == SALT
     assert (h.tenant, h.document_id, h.tk_id, h.salt) == ("acme", "doc-1", "tk_1", SALT)
-    assert h.size == 10 + (2 + 4) + (2 + 5) + (2 + 4) + 32 + 32 + 16
+    assert h.size == 10 + (2 + 4) + len(context) + 32 + 32
     assert "body" not in repr(h)
 
 
@@ -94,21 +100,16 @@ def test_independent_reimplementation_of_the_spec_decrypts() -> None:
     data = os.urandom(2 * KB + 100)
     ct = enc(data)
     h = fmt.parse_header(ct)
-    info = b"byok/v1/document-key\x01\x01" + b"".join(
-        len(x).to_bytes(2, "big") + x for x in (b"acme", b"doc-1", b"tk_1")
-    )
+    # docs/FORMAT.md#document-key: info = label ‖ every header byte before the salt.
+    info = b"byok/v2/document" + ct[: h.size - 64]
     okm = HKDF(hashes.SHA256(), 64, SALT, info).derive(TK.material)
-    assert okm[32:] == h.commitment
+    assert okm[32:] == h.commitment == ct[h.size - 32 : h.size]
     aead = AESGCM(okm[:32])
-    aead.decrypt(b"\xff" * 12, h.tag, h.body)
-    hh = hashlib.sha256(ct[: h.size]).digest()
     _, frames = frames_of(ct)
     out = b""
     for i, frame in enumerate(frames):
         final = b"\x01" if i == len(frames) - 1 else b"\x00"
-        out += aead.decrypt(
-            b"\x00" * 4 + i.to_bytes(8, "big"), frame, hh + i.to_bytes(8, "big") + final
-        )
+        out += aead.decrypt(b"\x00" * 4 + i.to_bytes(8, "big"), frame, final)
     assert out == data
 
 
@@ -126,12 +127,12 @@ def test_derivation_binds_every_id_unambiguously() -> None:
 # -- tampering: one opaque error ---------------------------------------------------------------
 
 
-def _tampered(kind: str) -> tuple[bytes, TenantKey, str]:
+def _tampered(kind: str) -> tuple[bytes, TenantKey, str | BoundContext]:
     data = os.urandom(3 * KB + 10)
     ct = enc(data)
     head, frames = frames_of(ct)
     other_head, other_frames = frames_of(enc(data, doc="doc-2"))
-    variants: dict[str, tuple[bytes, TenantKey, str]] = {
+    variants: dict[str, tuple[bytes, TenantKey, str | BoundContext]] = {
         "truncate_final_frame": (head + b"".join(frames[:-1]), TK, "doc-1"),
         "truncate_mid_frame": (ct[:-5], TK, "doc-1"),
         "truncate_header": (ct[: len(head) - 1], TK, "doc-1"),
@@ -146,11 +147,19 @@ def _tampered(kind: str) -> tuple[bytes, TenantKey, str]:
         "wrong_tk_id": (ct, TenantKey("acme", "tk_2", TK.material), "doc-1"),
         "wrong_key": (ct, TenantKey("acme", "tk_1", bytes(32)), "doc-1"),
         "frame_size_edit": (ct[:9] + b"\x01" + ct[10:], TK, "doc-1"),
-        "salt_edit": (_flip(ct, len(head) - 80), TK, "doc-1"),
-        "commitment_edit": (_flip(ct, len(head) - 48), TK, "doc-1"),
-        "header_tag_edit": (_flip(ct, len(head) - 1), TK, "doc-1"),
+        "salt_edit": (_flip(ct, len(head) - 50), TK, "doc-1"),
+        "commitment_edit": (_flip(ct, len(head) - 1), TK, "doc-1"),
+        "context_edit": (_flip(ct, 34), TK, "doc-1"),  # a byte of the document id
+        "context_extra_pair": (enc(data, doc=BoundContext("acme", "doc-1", "w1")), TK, "doc-1"),
+        "context_missing_write": (ct, TK, BoundContext("acme", "doc-1", "w1")),
+        "other_write_id": (
+            enc(data, doc=BoundContext("acme", "doc-1", "w1")),
+            TK,
+            BoundContext("acme", "doc-1", "w2"),
+        ),
         "bad_magic": (b"XYOK" + ct[4:], TK, "doc-1"),
-        "bad_version": (ct[:4] + b"\x02" + ct[5:], TK, "doc-1"),
+        "bad_version": (ct[:4] + b"\x03" + ct[5:], TK, "doc-1"),
+        "v1_algorithm_in_v2": (ct[:5] + b"\x01" + ct[6:], TK, "doc-1"),
         "empty_input": (b"", TK, "doc-1"),
     }
     return variants[kind]
@@ -179,9 +188,13 @@ TAMPER_KINDS = [
     "frame_size_edit",
     "salt_edit",
     "commitment_edit",
-    "header_tag_edit",
+    "context_edit",
+    "context_extra_pair",
+    "context_missing_write",
+    "other_write_id",
     "bad_magic",
     "bad_version",
+    "v1_algorithm_in_v2",
     "empty_input",
 ]
 
@@ -235,8 +248,16 @@ def test_length_fields_are_bounded_before_reading() -> None:
 
 def test_header_never_reads_past_max_header_bytes() -> None:
     longest = TenantKey("t" * 256, "k" * 256, TK.material)
-    ct = encrypt_bytes(b"", longest, "d" * 256, salt=SALT)
-    assert fmt.parse_header(ct).size == fmt.MAX_HEADER_BYTES == 864
+    context = BoundContext("t" * 256, "d" * 4096, "w" * 4096)
+    with pytest.raises(InvalidInput) as too_long:  # over the header cap: refused when writing
+        encrypt_bytes(b"", longest, context, salt=SALT)
+    assert too_long.value.field == "context"
+    ct = encrypt_bytes(b"", longest, BoundContext("t" * 256, "d" * 4096, "w" * 3000), salt=SALT)
+    assert fmt.parse_header(ct).size <= fmt.MAX_HEADER_BYTES == 8192
+    huge = bytearray(ct)
+    huge[268:270] = b"\x00\x11"  # after the 256-byte TK id: 17 pairs, refused at once
+    with pytest.raises(IntegrityError):
+        fmt.parse_header(huge)
 
 
 def test_non_utf8_id_is_an_integrity_error() -> None:
@@ -249,12 +270,12 @@ def test_non_utf8_id_is_an_integrity_error() -> None:
 @pytest.mark.parametrize("frame_size", [0, 1023, 16 * 1024 * 1024 + 1, True, 1024.0])
 def test_bad_frame_size_is_invalid_input(frame_size: object) -> None:
     with pytest.raises(InvalidInput) as err:
-        encrypt_bytes(b"x", TK, "d", frame_size=frame_size)  # type: ignore[arg-type]
+        encrypt_bytes(b"x", TK, "d", frame_size=frame_size)
     assert err.value.field == "frame_size"
 
 
 @pytest.mark.parametrize(
-    ("doc", "field"), [("", "document_id"), ("x" * 257, "document_id"), ("\ud800", "document_id")]
+    ("doc", "field"), [("", "document_id"), ("x" * 4097, "document_id"), ("\ud800", "document_id")]
 )
 def test_bad_ids_are_invalid_input(doc: str, field: str) -> None:
     with pytest.raises(InvalidInput) as err:
@@ -317,9 +338,9 @@ def test_sources_and_sinks_of_every_kind() -> None:
     assert b"".join(iter_decrypt(memoryview(ct), TK, "doc-1")) == data
     assert b"".join(iter_decrypt(io.BufferedReader(io.BytesIO(ct), 5), TK, "doc-1")) == data
     with pytest.raises(InvalidInput):
-        decrypt_stream(object(), io.BytesIO(), TK, "doc-1")  # type: ignore[arg-type]
+        decrypt_stream(object(), io.BytesIO(), TK, "doc-1")
     with pytest.raises(InvalidInput):
-        decrypt_stream(ct, object(), TK, "doc-1")  # type: ignore[arg-type]
+        decrypt_stream(ct, object(), TK, "doc-1")
 
 
 def test_streaming_memory_is_bounded_by_the_frame_size() -> None:
@@ -387,5 +408,5 @@ def test_misbehaving_sources_are_invalid_input() -> None:
 
     for source in (NonBlocking(), Greedy(), "text", [b"ok", 5]):
         with pytest.raises(InvalidInput) as err:
-            encrypt_stream(source, io.BytesIO(), TK, "d")  # type: ignore[arg-type]
+            encrypt_stream(source, io.BytesIO(), TK, "d")
         assert err.value.field == "source"

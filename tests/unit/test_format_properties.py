@@ -16,6 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from byok.core.bound_context import BoundContext
 from byok.core.format import MAX_FRAME_SIZE, MIN_FRAME_SIZE, parse_header
 from byok.core.raw_keys import TenantKey
 from byok.core.stream import (
@@ -223,3 +224,55 @@ def test_64_mib_stream_round_trip() -> None:
     sink = Check()
     assert decrypt_stream(iter_encrypt(plaintext(), TK, "doc"), sink, TK, "doc") == size
     assert sink.offset == size
+
+
+# -- v2 bound context (docs/FORMAT.md#bound-context) -------------------------------------------
+
+_TEXT = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=40)
+_KEY = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=16)
+_EXTRA = st.dictionaries(
+    _KEY.filter(lambda k: k not in ("tenant", "document", "write")), _TEXT, max_size=4
+)
+
+
+@FAST
+@given(doc=_TEXT, write=st.none() | _TEXT, extra=_EXTRA, data=st.binary(max_size=3 * KB))
+def test_round_trip_with_any_bound_context(
+    doc: str, write: str | None, extra: dict[str, str], data: bytes
+) -> None:
+    context = BoundContext("acme", doc, write, extra)
+    ct = bytes(encrypt_bytes(data, TK, context, frame_size=KB))
+    assert parse_header(ct).context == context
+    assert decrypt_bytes(ct, TK, context) == data
+    assert b"".join(iter_decrypt(io.BytesIO(ct), TK, context)) == data
+
+
+@FAST
+@given(
+    doc=_TEXT, write=st.none() | _TEXT, extra=_EXTRA,
+    other_doc=_TEXT, other_write=st.none() | _TEXT, other_extra=_EXTRA,
+)  # fmt: skip
+def test_any_other_bound_context_fails(
+    doc: str, write: str | None, extra: dict[str, str],
+    other_doc: str, other_write: str | None, other_extra: dict[str, str],
+) -> None:  # fmt: skip
+    context = BoundContext("acme", doc, write, extra)
+    other = BoundContext("acme", other_doc, other_write, other_extra)
+    ct = bytes(encrypt_bytes(b"payload", TK, context, frame_size=KB))
+    if other != context:  # a rolled-back write id, a moved document, a changed scope ...
+        with pytest.raises(IntegrityError):
+            decrypt_bytes(ct, TK, other)
+        with pytest.raises(IntegrityError):
+            decrypt_stream(io.BytesIO(ct), io.BytesIO(), TK, other)
+
+
+@FAST
+@given(data=st.binary(max_size=2 * KB), where=st.floats(0, 1), bit=st.integers(0, 7))
+def test_random_bit_flip_in_a_write_bound_document_fails(
+    data: bytes, where: float, bit: int
+) -> None:
+    context = BoundContext("acme", "doc", "w_1", {"scope": "s"})
+    ct = bytearray(encrypt_bytes(data, TK, context, frame_size=KB, salt=SALT))
+    ct[int(where * (len(ct) - 1))] ^= 1 << bit
+    with pytest.raises(IntegrityError):
+        decrypt_bytes(ct, TK, context)

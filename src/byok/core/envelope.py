@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TypeVar
 
+from byok.core.bound_context import BoundContext
 from byok.core.context import tenant_key_context
 from byok.core.format import DEFAULT_FRAME_SIZE, Header, check_frame_size, integrity_error
 from byok.core.keycache import TenantKeyCache
@@ -35,6 +36,7 @@ from byok.core.keywrap import KeyWrapper
 from byok.core.raw_keys import TenantKey
 from byok.core.sources import Buffer, Source, Writable
 from byok.core.stream import (
+    Expected,
     decrypt_bytes,
     decrypt_stream,
     encrypt_bytes,
@@ -129,7 +131,7 @@ class Envelope:
     # -- documents -------------------------------------------------------------------------
 
     def encrypt(
-        self, tenant: str, wrapper: KeyWrapper, document_id: str, plaintext: Buffer
+        self, tenant: str, wrapper: KeyWrapper, document_id: Expected, plaintext: Buffer
     ) -> bytearray:
         """Encrypt a whole document under the tenant's current TK.
 
@@ -147,7 +149,7 @@ class Envelope:
         )
 
     def decrypt(
-        self, tenant: str, wrapper: KeyWrapper, document_id: str, ciphertext: Buffer
+        self, tenant: str, wrapper: KeyWrapper, document_id: Expected, ciphertext: Buffer
     ) -> bytearray:
         """Decrypt a whole document of ``tenant`` stored as ``document_id``.
 
@@ -164,7 +166,12 @@ class Envelope:
         return decrypt_bytes(ciphertext, self._lookup(tenant, wrapper, document_id), document_id)
 
     def encrypt_stream(
-        self, tenant: str, wrapper: KeyWrapper, document_id: str, source: Source, sink: Writable
+        self,
+        tenant: str,
+        wrapper: KeyWrapper,
+        document_id: Expected,
+        source: Source,
+        sink: Writable,
     ) -> int:
         """Encrypt from ``source`` to ``sink`` in constant memory (see :meth:`encrypt`).
 
@@ -180,7 +187,12 @@ class Envelope:
         )
 
     def decrypt_stream(
-        self, tenant: str, wrapper: KeyWrapper, document_id: str, source: Source, sink: Writable
+        self,
+        tenant: str,
+        wrapper: KeyWrapper,
+        document_id: Expected,
+        source: Source,
+        sink: Writable,
     ) -> int:
         """Decrypt from ``source`` to ``sink``, writing only verified frames.
 
@@ -197,7 +209,7 @@ class Envelope:
         return decrypt_stream(source, sink, lookup, document_id)
 
     def iter_encrypt(
-        self, tenant: str, wrapper: KeyWrapper, document_id: str, source: Source
+        self, tenant: str, wrapper: KeyWrapper, document_id: Expected, source: Source
     ) -> Iterator[bytes]:
         """Encrypt lazily: an iterator of ciphertext chunks (header, then frames).
 
@@ -211,7 +223,7 @@ class Envelope:
         return iter_encrypt(source, key, document_id, frame_size=self._frame_size, rng=self._rng)
 
     def iter_decrypt(
-        self, tenant: str, wrapper: KeyWrapper, document_id: str, source: Source
+        self, tenant: str, wrapper: KeyWrapper, document_id: Expected, source: Source
     ) -> Iterator[bytes]:
         """Decrypt lazily: an iterator of verified plaintext chunks.
 
@@ -337,13 +349,16 @@ class Envelope:
         return TenantKey(tenant, record.tk_id, unwrapped.plaintext)
 
     def _lookup(
-        self, tenant: str, wrapper: KeyWrapper, document_id: str
+        self, tenant: str, wrapper: KeyWrapper, document_id: Expected
     ) -> Callable[[Header], TenantKey]:
         """A key lookup for the format layer: docs/FORMAT.md#decryption steps 2-3."""
 
+        document = document_id.document if isinstance(document_id, BoundContext) else document_id
+
         def lookup(header: Header) -> TenantKey:
-            # Cheap checks first: a header for another tenant or document costs no KMS call.
-            if header.tenant != tenant or header.document_id != document_id:
+            # Cheap checks first: a header for another tenant or document costs no KMS call
+            # (the format layer then compares the whole bound context).
+            if header.tenant != tenant or header.document_id != document:
                 raise integrity_error()
             return self._key_for_reading(tenant, wrapper, header.tk_id)
 

@@ -24,6 +24,7 @@ __all__ = [
     "COMMITMENT_BYTES",
     "KEY_BYTES",
     "SALT_BYTES",
+    "V2_INFO_LABEL",
     "DocumentKey",
     "TenantKey",
     "derive_document_key",
@@ -39,6 +40,8 @@ SALT_BYTES = 32
 COMMITMENT_BYTES = 32
 
 _INFO_LABEL = b"byok/v1/document-key"
+#: docs/FORMAT.md#document-key: the v2 HKDF ``info`` is this label, then the header body.
+V2_INFO_LABEL = b"byok/v2/document"
 _U16 = struct.Struct(">H")
 _SHA256 = hashes.SHA256()
 
@@ -115,14 +118,14 @@ class DocumentKey:
 
 
 def info_prefix(version: int, algorithm: int) -> bytes:
-    """The constant start of the HKDF ``info``: ``"byok/v1/document-key" ‖ u8 ‖ u8``."""
+    """The constant start of the v1 HKDF ``info``: ``"byok/v1/document-key" ‖ u8 ‖ u8``."""
     return _INFO_LABEL + bytes((version, algorithm))
 
 
 def document_key_info(
     version: int, algorithm: int, tenant: bytes, document_id: bytes, tk_id: bytes
 ) -> bytes:
-    """Build the HKDF ``info`` of docs/FORMAT.md#document-key from already-encoded ids.
+    """Build the v1 HKDF ``info`` (docs/FORMAT.md#version-1) from already-encoded ids.
 
     Every variable-length part is length-prefixed (u16), so the encoding is unambiguous.
 

@@ -17,11 +17,12 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 
+from byok.core.bound_context import BoundContext
+from byok.core.cipher import DocumentCipher, Expected
 from byok.core.format import (
     DEFAULT_FRAME_SIZE,
     MAX_FRAMES,
     TAG_BYTES,
-    DocumentCipher,
     Header,
     integrity_error,
     parse_header,
@@ -31,7 +32,9 @@ from byok.core.sources import Buffer, Readable, Reader, Source, Writable, byte_v
 from byok.errors import InvalidInput
 
 __all__ = [
+    "BoundContext",
     "Buffer",
+    "Expected",
     "KeyLookup",
     "Readable",
     "Rng",
@@ -52,7 +55,7 @@ Rng = Callable[[int], bytes]
 
 
 def _new_cipher(
-    tenant_key: TenantKey, document_id: str, frame_size: int, salt: bytes | None, rng: Rng
+    tenant_key: TenantKey, document_id: Expected, frame_size: int, salt: bytes | None, rng: Rng
 ) -> DocumentCipher:
     if salt is None:
         salt = rng(SALT_BYTES)  # docs/FORMAT.md#document-key: fresh salt per document
@@ -107,7 +110,9 @@ def _open_frames(
         index += 1
 
 
-def _resolve(header: Header, tenant_key: TenantKey | KeyLookup, document_id: str) -> DocumentCipher:
+def _resolve(
+    header: Header, tenant_key: TenantKey | KeyLookup, document_id: Expected
+) -> DocumentCipher:
     key = tenant_key if isinstance(tenant_key, TenantKey) else tenant_key(header)
     return DocumentCipher.for_reading(header, key, document_id)
 
@@ -116,7 +121,7 @@ def encrypt_stream(
     source: Source,
     sink: Writable,
     tenant_key: TenantKey,
-    document_id: str,
+    document_id: Expected,
     *,
     frame_size: int = DEFAULT_FRAME_SIZE,
     salt: bytes | None = None,
@@ -128,7 +133,8 @@ def encrypt_stream(
         source: plaintext (file-like, bytes-like or iterable of bytes-like chunks).
         sink: receives the header, then each frame as soon as it is sealed.
         tenant_key: the TK (its tenant and TK id go into the header).
-        document_id: the document id bound into the key derivation and header.
+        document_id: the document id, or the whole :class:`BoundContext` (tenant, document,
+            write id, ...), bound into the key derivation and header.
         frame_size: ``F`` (docs/FORMAT.md#frame-size).
         salt: the 32-byte salt; only for test vectors. Default: ``rng(32)``.
         rng: randomness source for the salt.
@@ -153,7 +159,7 @@ def encrypt_stream(
 def iter_encrypt(
     source: Source,
     tenant_key: TenantKey,
-    document_id: str,
+    document_id: Expected,
     *,
     frame_size: int = DEFAULT_FRAME_SIZE,
     salt: bytes | None = None,
@@ -182,7 +188,7 @@ def iter_encrypt(
 
 
 def decrypt_stream(
-    source: Source, sink: Writable, tenant_key: TenantKey | KeyLookup, document_id: str
+    source: Source, sink: Writable, tenant_key: TenantKey | KeyLookup, document_id: Expected
 ) -> int:
     """Decrypt ``source`` into ``sink`` in constant memory, writing only verified frames.
 
@@ -191,7 +197,8 @@ def decrypt_stream(
         sink: receives each frame's plaintext once the frame verified.
         tenant_key: the TK, or a :data:`KeyLookup` given the parsed header (its tenant must be
             the expected tenant: docs/FORMAT.md#decryption step 3).
-        document_id: the expected document id.
+        document_id: the expected document id (nothing else bound), or the whole expected
+            :class:`BoundContext`.
 
     Returns:
         The number of plaintext bytes written.
@@ -212,7 +219,7 @@ def decrypt_stream(
 
 
 def iter_decrypt(
-    source: Source, tenant_key: TenantKey | KeyLookup, document_id: str
+    source: Source, tenant_key: TenantKey | KeyLookup, document_id: Expected
 ) -> Iterator[bytes]:
     """Decrypt lazily: yields each frame's verified plaintext as ``bytes``.
 
@@ -250,7 +257,7 @@ def ciphertext_length(plaintext_length: int, header_length: int, frame_size: int
 def encrypt_bytes(
     plaintext: Buffer,
     tenant_key: TenantKey,
-    document_id: str,
+    document_id: Expected,
     *,
     frame_size: int = DEFAULT_FRAME_SIZE,
     salt: bytes | None = None,
@@ -292,14 +299,15 @@ def encrypt_bytes(
 
 
 def decrypt_bytes(
-    ciphertext: Buffer, tenant_key: TenantKey | KeyLookup, document_id: str
+    ciphertext: Buffer, tenant_key: TenantKey | KeyLookup, document_id: Expected
 ) -> bytearray:
     """Decrypt a whole document at once; nothing is returned unless every frame verified.
 
     Args:
         ciphertext: the encrypted document.
         tenant_key: the TK, or a :data:`KeyLookup` (as :func:`decrypt_stream`).
-        document_id: the expected document id.
+        document_id: the expected document id (nothing else bound), or the whole expected
+            :class:`BoundContext`.
 
     Returns:
         The plaintext as a new ``bytearray``.
@@ -313,7 +321,7 @@ def decrypt_bytes(
     key = tenant_key if isinstance(tenant_key, TenantKey) else tenant_key(header)  # _resolve
     cipher = DocumentCipher.for_reading(header, key, document_id)
     full = header.frame_size + TAG_BYTES
-    body = view[len(header.body) + TAG_BYTES :]
+    body = view[header.size :]
     if TAG_BYTES <= len(body) < full:  # one final frame: most documents, so the short way
         return bytearray(cipher.open(0, True, body))
     frames, last = divmod(len(body), full)
