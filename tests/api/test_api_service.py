@@ -23,8 +23,11 @@ def test_create_tenant_returns_external_id_and_exact_policies(api: ApiWorld) -> 
     assert body["state"] == "PENDING" and body["external_id"].startswith("byok-")
     assert body["vendor_role_arn"] == api.vendor_role_arn
     statements = json.loads(body["policies"]["direct"]["key-policy-statements.json"])
-    assert statements[0]["Principal"] == {"AWS": api.vendor_role_arn}
-    assert set(statements[0]["Action"]) == set(body["vendor_kms_actions"])
+    assert [s["Principal"] for s in statements] == [{"AWS": api.vendor_role_arn}] * 2
+    assert {a for s in statements for a in s["Action"]} == set(body["vendor_kms_actions"])
+    # Bound to this tenant by default (the use statement; DescribeKey has no context).
+    tenant_condition = statements[0]["Condition"]["StringEquals"]
+    assert tenant_condition["kms:EncryptionContext:byok:tenant"] == "initech"
     trust = json.loads(body["policies"]["assume-role"]["trust-policy.json"])
     condition = trust["Statement"][0]["Condition"]["StringEquals"]["sts:ExternalId"]
     assert condition == body["external_id"]

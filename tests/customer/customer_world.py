@@ -1,9 +1,12 @@
 """The vendor and customer accounts of the customer-toolkit tests, in the local AWS.
 
-The vendor account has the two roles the customer guide names: ``customer-facing-role``
-(Option A: the customer's key policy names it) and ``document-storage-role`` (Option B: the
-customer's client role trusts it). Vendor-side calls are made here with plain boto3 clients of
-the local AWS, as the vendor's role sessions, so the customer's CloudTrail records them.
+The vendor account has the two roles the customer guide names: ``customer-facing-role`` and
+``document-storage-role``. As byok's vendor service does, the vendor calls KMS as
+``document-storage-role`` in both options (Option A: the customer's key policy names it, which
+is the toolkit's default; Option B: the customer's client role trusts it); the other role
+exists so a policy naming it is a realistic mistake. Vendor-side calls are made here with plain
+boto3 clients of the local AWS, as the vendor's role sessions, so the customer's CloudTrail
+records them.
 """
 
 from __future__ import annotations
@@ -80,7 +83,7 @@ def vendor_kms(
     """A KMS client as the vendor reaches the customer's key (A: direct; B: chained)."""
     if handover["mode"] == "direct":
         creds = local_aws.assume(
-            vendor.account, vendor.role_arn(FACING_ROLE), session_name="byok-vendor"
+            vendor.account, vendor.identity.role_arn("direct"), session_name="byok-vendor"
         )
     else:
         hop = local_aws.assume(

@@ -186,7 +186,7 @@ def test_activity_shows_the_vendors_calls(
     assert {g.name: g.count for g in report.by_tenant} == {"acme": 4, NO_CONTEXT: 2}
     callers = [g.name for g in report.by_caller]
     expected_role = (
-        vendor.role_arn("customer-facing-role") if mode == "direct" else setup.client_role_arn
+        vendor.identity.role_arn("direct") if mode == "direct" else setup.client_role_arn
     )
     assert callers == [expected_role]
     assert all(u.request_id for u in report.uses)

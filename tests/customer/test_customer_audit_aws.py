@@ -79,23 +79,24 @@ def _put_key_policy(local_aws: Any, account: str, key_arn: str, policy: Any) -> 
 
 
 @pytest.mark.parametrize("mode", ["direct", "assume-role"])
-def test_a_fresh_setup_audits_clean(configured: Configure, mode: str) -> None:
+def test_a_fresh_setup_has_no_finding_at_all(configured: Configure, mode: str) -> None:
     _, audit = configured(mode)
     result = audit()
-    assert _codes(result) == {"not-limited-to-tenant"}  # information only: hardening is optional
-    assert result.report.worst is Severity.INFO
-    assert result.exit_code == 0
+    assert result.report.findings == ()
+    assert result.to_dict()["worst"] is None and result.exit_code == 0
     assert result.key.rotation is True and result.trails.logging == ("org-trail",)
     if mode == "assume-role":
         assert result.client_role_found is True
 
 
 @pytest.mark.parametrize("mode", ["direct", "assume-role"])
-def test_a_hardened_setup_has_no_finding_at_all(configured: Configure, mode: str) -> None:
-    _, audit = configured(mode, hardening=True)
+def test_an_unconditioned_setup_is_high(configured: Configure, mode: str) -> None:
+    _, audit = configured(mode, hardening=False)
     result = audit()
-    assert result.report.findings == ()
-    assert result.to_dict()["worst"] is None and result.exit_code == 0
+    assert _codes(result) == {"not-limited-to-tenant"}
+    assert result.report.worst is Severity.HIGH
+    assert result.exit_code == 5
+    assert "kms:EncryptionContext:byok:tenant" in _finding(result, "not-limited-to-tenant").fix
 
 
 def test_trust_policy_without_the_external_id_condition(
@@ -153,7 +154,7 @@ def test_key_policy_missing_an_action(
     setup, audit = configured(mode)
     assert setup.key_arn is not None
     policy = _key_policy(local_aws, account, setup.key_arn)
-    vendor_statement = policy["Statement"][-1]
+    vendor_statement = policy["Statement"][-2]  # the use statement; DescribeKey is the last
     vendor_statement["Action"].remove("kms:Decrypt")
     _put_key_policy(local_aws, account, setup.key_arn, policy)
 
@@ -203,7 +204,7 @@ def test_rotation_off(local_aws: Any, account: str, configured: Configure) -> No
     local_aws.client("kms", account).disable_key_rotation(KeyId=setup.key_arn)
 
     result = audit()
-    assert _codes(result) == {"rotation-off", "not-limited-to-tenant"}
+    assert _codes(result) == {"rotation-off"}
     assert _finding(result, "rotation-off").severity is Severity.MEDIUM
     assert result.exit_code == 4
 

@@ -207,15 +207,20 @@ def test_adopting_a_key_keeps_its_other_statements(
         ]
     )
     sids = [s["Sid"] for s in policy["Statement"]]
-    assert sids == [SID_ROOT, "Auditors may describe", "Allow the vendor role to use the key"]
+    assert sids == [
+        SID_ROOT,
+        "Auditors may describe",
+        "Allow the vendor role to use the key for this tenant only",
+        "Allow the vendor role to describe the key",
+    ]
     assert vendor_round_trip(local_aws, vendor, result.handover)
 
 
 def test_switching_hardening_on_replaces_the_vendor_statement(
     local_aws: Any, vendor: Vendor, account: str, aws: CustomerAws
 ) -> None:
-    result = run_setup(aws, vendor.identity, setup_for(account, "direct"))
-    hardened = run_setup(aws, vendor.identity, setup_for(account, "direct", hardening=True))
+    result = run_setup(aws, vendor.identity, setup_for(account, "direct", hardening=False))
+    hardened = run_setup(aws, vendor.identity, setup_for(account, "direct"))
 
     assert _outcomes(hardened)["key policy"] == "update"
     policy = json.loads(
@@ -350,7 +355,8 @@ def test_desired_key_policy_adds_admins_without_removing_anyone() -> None:
     admins = desired["Statement"][0]
     assert admins["Principal"] == {"AWS": [f"arn:aws:iam::{account}:role/Existing", new_admin]}
     assert admins["Action"] == "kms:Describe*"  # the customer's statement otherwise unchanged
-    assert desired["Statement"][1]["Sid"] == "Allow the vendor role to use the key"
+    sid = desired["Statement"][1]["Sid"]
+    assert sid == "Allow the vendor role to use the key for this tenant only"
     assert existing["Statement"][0]["Principal"] == {  # the input is not modified
         "AWS": f"arn:aws:iam::{account}:role/Existing"
     }

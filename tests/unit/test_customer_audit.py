@@ -26,12 +26,13 @@ C, V, X = "111122223333", "444455556666", "777788889999"
 KEY = f"arn:aws:kms:us-east-1:{C}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 EXT = "byok-Zx9_tenant-acme-external-id"
 ADMIN = f"arn:aws:iam::{C}:role/KeyAdmin"
-VENDOR = VendorIdentity(V)
+# Distinct role names, so a test can tell which one a policy names.
+VENDOR = VendorIdentity(V, customer_facing_role="customer-facing-role")
 CF_ROLE = f"arn:aws:iam::{V}:role/customer-facing-role"
 DSR_ROLE = f"arn:aws:iam::{V}:role/document-storage-role"
 
 
-def _file(mode: AccessMode = "direct", hardening: bool = False) -> dict[str, Any]:
+def _file(mode: AccessMode = "direct", hardening: bool = True) -> dict[str, Any]:
     setup = CustomerSetup(
         "acme",
         mode,
@@ -63,13 +64,38 @@ def test_public_names_match_all() -> None:
 
 @pytest.mark.parametrize("mode", ["direct", "assume-role"])
 def test_generated_setups_pass(mode: AccessMode) -> None:
-    plain = _audit(_file(mode))
-    assert plain.codes == {"not-limited-to-tenant"}
-    assert plain.worst is Severity.INFO
-    hardened = _audit(_file(mode, hardening=True))
-    assert hardened.findings == ()
-    assert hardened.worst is None
-    assert hardened.to_dict() == {"worst": None, "findings": []}
+    report = _audit(_file(mode))
+    assert report.findings == ()
+    assert report.worst is None
+    assert report.to_dict() == {"worst": None, "findings": []}
+
+
+@pytest.mark.parametrize("mode", ["direct", "assume-role"])
+def test_a_key_not_limited_to_the_tenant_is_high_with_the_exact_fix(mode: AccessMode) -> None:
+    report = _audit(_file(mode, hardening=False))
+    assert report.codes == {"not-limited-to-tenant"}
+    [finding] = report.findings
+    assert finding.severity is Severity.HIGH
+    assert "'acme-other'" in finding.evidence
+    # The fix is the exact statements `byok customer policy` prints by default.
+    fixed = _file(mode)
+    for statement in fixed["key_policy"]["Statement"][2:]:
+        assert json.dumps(statement, separators=(",", ":")) in finding.fix
+    assert ("permissions policy" in finding.fix) is (mode == "assume-role")
+
+
+def test_a_statement_naming_another_vendor_role_is_a_named_mismatch() -> None:
+    # The guide's placeholder role while the vendor calls KMS as its document-storage role.
+    vendor = VendorIdentity(V)
+    setup_role = VendorIdentity(V, customer_facing_role="customer-facing-role")
+    data = _file()
+    assert setup_role.role_arn("direct") == CF_ROLE
+    report = audit_policy_file(json.loads(json.dumps(data)), vendor)
+    [finding] = [f for f in report.findings if f.code == "vendor-role-mismatch"]
+    assert finding.severity is Severity.HIGH
+    assert CF_ROLE in finding.evidence and DSR_ROLE in finding.evidence
+    assert DSR_ROLE in finding.fix
+    assert "vendor-role-mismatch" not in _audit(data).codes
 
 
 def test_missing_action_is_caught() -> None:
@@ -232,7 +258,7 @@ def test_trust_naming_the_vendor_account_is_too_broad() -> None:
     data = _file("assume-role")
     _trust_statement(data)["Principal"] = {"AWS": f"arn:aws:iam::{V}:root"}
     report = _audit(data)
-    assert "trust-too-broad" in report.codes
+    assert report.codes == {"trust-too-broad"}
     assert report.worst is Severity.MEDIUM
 
 

@@ -42,7 +42,8 @@ KEY = f"arn:aws:kms:us-east-1:{C}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 OTHER_KEY = f"arn:aws:kms:us-east-1:{C}:key/0000abcd-12ab-34cd-56ef-1234567890ab"
 EXT = "byok-Zx9_tenant-acme-external-id"
 ADMIN = f"arn:aws:iam::{C}:role/KeyAdmin"
-VENDOR = VendorIdentity(V)
+# Distinct role names, so a test can tell which one a policy names.
+VENDOR = VendorIdentity(V, customer_facing_role="customer-facing-role")
 CF_ROLE = f"arn:aws:iam::{V}:role/customer-facing-role"
 DSR_ROLE = f"arn:aws:iam::{V}:role/document-storage-role"
 CLIENT_ROLE = f"arn:aws:iam::{C}:role/byok-client-role"
@@ -178,8 +179,8 @@ def test_public_names_match_all() -> None:
     } <= set(templates.__all__)
 
 
-def test_option_a_statement_is_the_guides_statement() -> None:
-    [statement] = vendor_key_statements(VENDOR, _setup())
+def test_the_unconditioned_statement_is_the_guides_statement() -> None:
+    [statement] = vendor_key_statements(VENDOR, _setup(hardening=False))
     assert statement == {
         "Sid": "Allow the vendor role to use the key",
         "Effect": "Allow",
@@ -247,8 +248,14 @@ def test_hardening_splits_describe_key_and_pins_the_caller_account() -> None:
     assert describe["Condition"] == {"StringEquals": {"kms:CallerAccount": V}}
 
 
+def test_the_default_statement_is_bound_to_the_tenant() -> None:
+    assert vendor_key_statements(VENDOR, _setup()) == vendor_key_statements(
+        VENDOR, _setup(hardening=True)
+    )
+
+
 def test_without_hardening_any_context_is_accepted() -> None:
-    policy = new_key_policy(VENDOR, _setup())
+    policy = new_key_policy(VENDOR, _setup(hardening=False))
     assert _kms(policy, _vendor_a(), V, "Decrypt", tenant="globex").allowed
 
 
@@ -264,6 +271,13 @@ def test_key_administrators_get_no_cryptographic_action() -> None:
 def test_key_policy_without_admins_has_root_and_user_only() -> None:
     setup = CustomerSetup("acme", "direct", C)
     sids = [s["Sid"] for s in new_key_policy(VENDOR, setup)["Statement"]]
+    assert sids == [
+        "Enable IAM User Permissions",
+        "Allow the vendor role to use the key for this tenant only",
+        "Allow the vendor role to describe the key",
+    ]
+    weaker = replace(setup, hardening=False)
+    sids = [s["Sid"] for s in new_key_policy(VENDOR, weaker)["Statement"]]
     assert sids == ["Enable IAM User Permissions", "Allow the vendor role to use the key"]
 
 
@@ -310,7 +324,7 @@ def test_option_b_client_role_gets_exactly_the_five_actions() -> None:
 
 def test_option_b_permissions_policy_names_exactly_the_key() -> None:
     permissions = parse_policy(
-        client_permissions_policy(VENDOR, _setup("assume-role", key_arn=KEY))
+        client_permissions_policy(VENDOR, _setup("assume-role", key_arn=KEY, hardening=False))
     )
     validate_policy_type(permissions, resource_policy=False)
     for key, expected in ((KEY, Decision.ALLOW), (OTHER_KEY, Decision.IMPLICIT_DENY)):
@@ -349,8 +363,8 @@ def test_merge_key_policy_is_idempotent_and_keeps_other_statements() -> None:
             }
         ],
     }
-    once = merge_key_policy(existing, VENDOR, _setup())
-    assert merge_key_policy(once, VENDOR, _setup()) == once
+    once = merge_key_policy(existing, VENDOR, _setup(hardening=False))
+    assert merge_key_policy(once, VENDOR, _setup(hardening=False)) == once
     assert len(existing["Statement"]) == 1
     hardened = merge_key_policy(once, VENDOR, _setup(hardening=True))
     assert [s["Sid"] for s in hardened["Statement"]] == [

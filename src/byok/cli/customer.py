@@ -20,10 +20,12 @@ from typing import Any
 
 import typer
 
-from byok.cli.output import JSON_OPTION, console, emit_json, reports_errors
+from byok.cli.output import JSON_OPTION, console, emit_json, err_console, reports_errors
 from byok.core.arn import parse_key_arn
 from byok.core.customer_audit import audit_policy_file
 from byok.core.policy.templates import (
+    DEFAULT_VENDOR_ROLE,
+    UNCONDITIONED_WARNING,
     CustomerSetup,
     VendorIdentity,
     cloudformation_template,
@@ -64,12 +66,14 @@ VENDOR_ACCOUNT = typer.Option(
     help="The vendor's 12-digit AWS account id (the vendor gives it).",
 )
 FACING_ROLE = typer.Option(
-    "customer-facing-role",
+    DEFAULT_VENDOR_ROLE,
     "--vendor-role",
-    help="Option A: name of the vendor role your key policy names.",
+    envvar="BYOK_VENDOR_ROLE_NAME",
+    help="Option A: name of the vendor role your key policy names: the role the vendor calls "
+    "KMS as (its vendor_role_arn; byok's default document-storage-role).",
 )
 STORAGE_ROLE = typer.Option(
-    "document-storage-role",
+    DEFAULT_VENDOR_ROLE,
     "--document-storage-role",
     help="Option B: name of the vendor role your client role trusts.",
 )
@@ -94,11 +98,12 @@ ADMINS = typer.Option(
     help="Key administrator (IAM role/user ARN of your "
     "account); repeat for several. Gets management actions only.",
 )
-HARDEN = typer.Option(
+UNCONDITIONED = typer.Option(
     False,
-    "--harden",
-    help="Limit the key to this tenant's encryption "
-    "context (kms:EncryptionContext:byok:tenant) and the caller's account.",
+    "--unconditioned",
+    help="WEAKER: the guide's statement without the tenant condition (by default the key is "
+    "limited to this tenant's encryption context kms:EncryptionContext:byok:tenant and the "
+    "caller's account). The vendor's verification refuses an unconditioned key.",
 )
 REGION = typer.Option(
     None,
@@ -142,11 +147,13 @@ def _setup(
     external_id: str | None,
     client_role: str,
     admins: list[str] | None,
-    harden: bool,
+    unconditioned: bool,
     region: str | None,
     alias: str | None,
     description: str | None,
 ) -> CustomerSetup:
+    if unconditioned:
+        err_console.print(UNCONDITIONED_WARNING, markup=False)
     return CustomerSetup(
         tenant=tenant,
         mode=mode,  # type: ignore[arg-type]  # CustomerSetup validates it (InvalidInput)
@@ -155,7 +162,7 @@ def _setup(
         external_id=external_id,
         client_role_name=client_role,
         admins=tuple(admins or ()),
-        hardening=harden,
+        hardening=not unconditioned,
         region=region,
         key_alias=alias,
         description=description,
@@ -186,7 +193,7 @@ def policy(
     external_id: str = EXTERNAL_ID,
     client_role: str = CLIENT_ROLE,
     admins: list[str] = ADMINS,
-    harden: bool = HARDEN,
+    unconditioned: bool = UNCONDITIONED,
     region: str = REGION,
     alias: str = ALIAS,
     description: str = DESCRIPTION,
@@ -225,8 +232,8 @@ def policy(
 
     A new key (no --key-arn) gets key-policy.json, cloudformation.json and
     main.tf; an existing key gets the statements to add, the client role's
-    policies (Option B) and handover.json. --harden limits the key to this
-    tenant's encryption context.
+    policies (Option B) and handover.json. Every document limits the key to
+    this tenant's encryption context; --unconditioned (weaker) does not.
     """
     if account is None and key_arn is not None:
         account = parse_key_arn(key_arn).account
@@ -244,7 +251,7 @@ def policy(
         external_id=external_id,
         client_role=client_role,
         admins=admins,
-        harden=harden,
+        unconditioned=unconditioned,
         region=region,
         alias=alias,
         description=description,
@@ -301,7 +308,7 @@ def setup(
     external_id: str = EXTERNAL_ID,
     client_role: str = CLIENT_ROLE,
     admins: list[str] = ADMINS,
-    harden: bool = HARDEN,
+    unconditioned: bool = UNCONDITIONED,
     region: str = REGION,
     alias: str = ALIAS,
     description: str = DESCRIPTION,
@@ -363,7 +370,7 @@ def setup(
         external_id=external_id,
         client_role=client_role,
         admins=admins,
-        harden=harden,
+        unconditioned=unconditioned,
         region=region,
         alias=alias,
         description=description,

@@ -4,14 +4,16 @@ Answers, through the project's own policy evaluator (:mod:`byok.core.policy.eval
 questions of the customer guide's "regularly audit" advice:
 
 * can the vendor use the key, and only with the five actions (Option A: the vendor's
-  customer-facing role; Option B: the vendor's document-storage role through the client role);
+  role; Option B: the vendor's document-storage role through the client role);
 * Option B: is the External ID *required*: a request without it, or with a wrong one, must be
   refused. A condition that is merely present (``StringEqualsIfExists``, a second Allow without
   the condition, ``StringLike "*"``) is caught because the refusal is evaluated, not the text;
 * does any Allow name a wildcard principal, grant ``kms:*`` to someone other than the account
   root, or name an account other than the customer's and the vendor's; can an unrelated
   account use or manage the key, or assume the client role;
-* is the key limited to this tenant's encryption context (information only).
+* is the key limited to this tenant's encryption context (HIGH when not: another tenant could
+  point the vendor at it), and does Option A's statement name the role the vendor calls KMS
+  as (:mod:`byok.core.binding_findings`).
 
 Each :class:`Finding` has a severity, evidence (which statement, which request) and the fix.
 The vendor's own IAM policies are assumed to allow everything: the audit judges only what the
@@ -26,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from byok.core.arn import parse_key_arn, parse_role_arn
+from byok.core.binding_findings import tenant_binding_findings, vendor_role_findings
 from byok.core.policy.evaluate import parse_policy
 from byok.core.policy.templates import VendorIdentity
 from byok.core.setup_checks import (
@@ -160,6 +163,7 @@ def audit_policies(
         admins,
     )
     findings = [*key_user_findings(audit), *static_findings(audit), *outsider_findings(audit)]
+    findings += tenant_binding_findings(audit) + vendor_role_findings(audit)
     if audit.trust is not None:
         findings += trust_findings(audit)
     ordered = sorted(findings, key=lambda f: (-f.severity, f.code, f.evidence))

@@ -32,7 +32,9 @@ __all__ = [
     "AuditSubject",
     "Finding",
     "Severity",
+    "key_user",
     "key_user_findings",
+    "kms_allows",
     "outsider_findings",
     "static_findings",
     "trust_findings",
@@ -158,7 +160,9 @@ def _everything() -> PolicyDocument:
     )
 
 
-def _kms_allows(audit: AuditSubject, role_arn: str, action: str, tenant: str | None) -> bool:
+def kms_allows(audit: AuditSubject, role_arn: str, action: str, tenant: str | None) -> bool:
+    """Whether a session of ``role_arn`` may do ``action`` on the key with ``tenant``'s
+    encryption context (None: no context), by the customer's policies."""
     arns, account = _caller(role_arn)
     if account == audit.customer and role_arn == audit.client_role:
         identity = audit.permissions
@@ -177,7 +181,9 @@ def _kms_allows(audit: AuditSubject, role_arn: str, action: str, tenant: str | N
     return decision.allowed
 
 
-def _key_user(audit: AuditSubject) -> str:
+def key_user(audit: AuditSubject) -> str:
+    """The principal the key policy must let use the key: the client role (B), else the
+    vendor role (A)."""
     if audit.client_role is not None:
         return audit.client_role
     return audit.vendor.role_arn("direct")
@@ -189,8 +195,8 @@ def key_user_findings(audit: AuditSubject) -> list[Finding]:
     Returns:
         The findings of this check (possibly none).
     """
-    user = _key_user(audit)
-    allowed = {a for a in ALL_KMS_ACTIONS if _kms_allows(audit, user, a, audit.tenant)}
+    user = key_user(audit)
+    allowed = {a for a in ALL_KMS_ACTIONS if kms_allows(audit, user, a, audit.tenant)}
     findings = []
     missing = [a for a in _NEEDED if a not in allowed]
     if missing:
@@ -213,16 +219,6 @@ def key_user_findings(audit: AuditSubject) -> list[Finding]:
                 "The vendor may do more than the five actions",
                 f"{user} is allowed {', '.join(extra)}",
                 _FIX_FIVE,
-            )
-        )
-    if not missing and _kms_allows(audit, user, "kms:Decrypt", audit.tenant + "-other"):
-        findings.append(
-            Finding(
-                "not-limited-to-tenant",
-                Severity.INFO,
-                "The key is not limited to this tenant's encryption context",
-                f"{user} may decrypt with {TENANT_CONTEXT_KEY} other than {audit.tenant!r}",
-                "Optional hardening: docs/CUSTOMER.md, 'Optional hardening'.",
             )
         )
     return findings
@@ -319,7 +315,7 @@ def outsider_findings(audit: AuditSubject) -> list[Finding]:
     allowed = [
         a
         for a in ("kms:Decrypt", "kms:PutKeyPolicy", "kms:CreateGrant")
-        if _kms_allows(audit, role, a, audit.tenant)
+        if kms_allows(audit, role, a, audit.tenant)
     ]
     if not allowed:
         return []

@@ -26,6 +26,7 @@ from byok.api.models import (
 )
 from byok.api.policies import customer_documents, tenant_documents
 from byok.api.problems import responses_for
+from byok.core.policy.templates import UNCONDITIONED_WARNING
 from byok.service.bootstrap import VENDOR_KMS_ACTIONS
 from byok.service.offboarding import offboard_tenant
 from byok.service.vendor import Vendor
@@ -111,15 +112,16 @@ def get_policies(
     customer_account: Annotated[str, Query(pattern=r"^[0-9]{12}$")],
     key_arn: Annotated[str | None, Query(max_length=2048)] = None,
     client_role_name: Annotated[str, Query(max_length=64)] = "byok-client-role",
-    hardening: bool = False,
+    unconditioned: Annotated[bool, Query(description=UNCONDITIONED_WARNING)] = False,
 ) -> dict[str, str]:
     """File name to exact text: key-policy statements, trust and permissions policies,
-    CloudFormation and Terraform (for a new key: omit ``key_arn``)."""
+    CloudFormation and Terraform (for a new key: omit ``key_arn``). Every document limits
+    the key to this tenant's encryption context; ``unconditioned=true`` (weaker) does not."""
     vendor = _vendor(request)
     return customer_documents(
         vendor.settings, vendor.tenants.get(tenant), mode=mode,
         customer_account=customer_account, key_arn=key_arn,
-        client_role_name=client_role_name, hardening=hardening,
+        client_role_name=client_role_name, hardening=not unconditioned,
     )  # fmt: skip
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 from byok.core.policy.templates.cloudformation import cloudformation_template
 from byok.core.policy.templates.inputs import (
     DEFAULT_REGION,
+    DEFAULT_VENDOR_ROLE,
     CustomerSetup,
     VendorIdentity,
     validate_admin_arn,
@@ -33,6 +34,7 @@ from byok.core.policy.templates.policies import (
     SID_ROOT,
     SID_TRUST,
     TENANT_CONDITION_KEY,
+    UNCONDITIONED_WARNING,
     client_permissions_policy,
     client_trust_policy,
     handover_config,
@@ -47,6 +49,7 @@ from byok.core.policy.templates.terraform import terraform_config
 __all__ = [
     "CONTEXT_ACTIONS",
     "DEFAULT_REGION",
+    "DEFAULT_VENDOR_ROLE",
     "KEY_ADMIN_ACTIONS",
     "KEY_USE_ACTIONS",
     "SID_ADMINS",
@@ -54,6 +57,7 @@ __all__ = [
     "SID_ROOT",
     "SID_TRUST",
     "TENANT_CONDITION_KEY",
+    "UNCONDITIONED_WARNING",
     "CustomerSetup",
     "VendorIdentity",
     "client_permissions_policy",

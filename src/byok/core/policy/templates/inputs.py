@@ -1,11 +1,15 @@
 """The typed inputs of the customer toolkit: who the vendor is and what the customer sets up.
 
 :class:`VendorIdentity` names the vendor's AWS account and its two roles (customer guide,
-section 2): the *customer-facing role* that Option A's key policy names, and the
-*document-storage role* that Option B's client-role trust policy names. :class:`CustomerSetup`
+section 2): the role that Option A's key policy names (the guide's "customer-facing role"),
+and the *document-storage role* that Option B's client-role trust policy names. By default
+both are ``document-storage-role``: byok's vendor service calls KMS as that one role in both
+modes (``BYOK_VENDOR_ROLE_NAME``), so a policy built from the defaults names the role that
+actually calls (the guide: "the vendor will provide the role ARN"). :class:`CustomerSetup`
 is one tenant's choice: the mode, the key (an existing key ARN, or None to create one), the
 customer account, the client role and External ID (Option B), key administrators and whether
-to harden the policies to this tenant's encryption context.
+the policies are bound to this tenant's encryption context (the default; ``hardening=False``
+is the guide's weaker, unconditioned statement).
 
 Both validate on construction and raise :class:`~byok.errors.InvalidInput` naming the field
 and the fix, so the generators never see a malformed value.
@@ -34,6 +38,7 @@ from byok.errors import InvalidInput
 
 __all__ = [
     "DEFAULT_REGION",
+    "DEFAULT_VENDOR_ROLE",
     "CustomerSetup",
     "VendorIdentity",
     "partition_of_region",
@@ -42,6 +47,8 @@ __all__ = [
 ]
 
 DEFAULT_REGION: Final = "us-east-1"
+#: The vendor role byok's service calls KMS as (``byok.settings.Settings.vendor_role_name``).
+DEFAULT_VENDOR_ROLE: Final = "document-storage-role"
 
 # IAM role names: 1-64 of [\w+=,.@-] (ASCII word characters).
 # KMS alias names: alias/ + letters, digits, '/', '_', '-'; alias/aws/ is reserved for AWS.
@@ -95,7 +102,8 @@ class VendorIdentity:
 
     Attributes:
         account: the vendor's 12-digit AWS account id.
-        customer_facing_role: Option A: the role the key policy lets use the key.
+        customer_facing_role: Option A: the role the key policy lets use the key; it must be
+            the role the vendor calls KMS as (byok: its ``document-storage-role``).
         document_storage_role: Option B: the role that assumes the customer's client role.
         partition: ``aws`` unless the vendor runs in China or GovCloud.
 
@@ -104,8 +112,8 @@ class VendorIdentity:
     """
 
     account: str
-    customer_facing_role: str = "customer-facing-role"
-    document_storage_role: str = "document-storage-role"
+    customer_facing_role: str = DEFAULT_VENDOR_ROLE
+    document_storage_role: str = DEFAULT_VENDOR_ROLE
     partition: str = "aws"
 
     def __post_init__(self) -> None:
@@ -142,7 +150,10 @@ class CustomerSetup:
         external_id: Option B only: the External ID the vendor generated for this tenant.
         client_role_name: Option B only: the name of the role created in the customer account.
         admins: key administrators (IAM role/user ARNs of ``customer_account``).
-        hardening: limit the key to this tenant's encryption context and caller account.
+        hardening: limit the key to this tenant's encryption context and caller account
+            (default). False gives the guide's unconditioned statement, which lets the vendor
+            use the key under *any* tenant's context: weaker, and byok's verification refuses
+            such a key (check ``key_refuses_other_tenants``).
         region: the key's region; None means the key ARN's region, or us-east-1.
         key_alias: alias of a new key; None means ``alias/byok-<tenant>``.
         description: description of a new key; None means a standard one naming the tenant.
@@ -158,7 +169,7 @@ class CustomerSetup:
     external_id: str | None = None
     client_role_name: str = "byok-client-role"
     admins: tuple[str, ...] = field(default=())
-    hardening: bool = False
+    hardening: bool = True
     region: str | None = None
     key_alias: str | None = None
     description: str | None = None

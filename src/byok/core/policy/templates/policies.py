@@ -11,11 +11,14 @@ Statements, in the order they appear in a key policy:
   keeps the key manageable through IAM and never lets another account in);
 * ``Allow access for Key Administrators``: the admin ARNs, management actions only (no
   cryptographic action, so an administrator cannot read the tenant's data);
-* the key user: the vendor's customer-facing role (Option A) or the customer's client role
-  (Option B), exactly the five actions of the guide. With *hardening* the four cryptographic
-  actions additionally require ``kms:EncryptionContext:byok:tenant`` = tenant id and
-  ``kms:CallerAccount`` = the key user's account; ``kms:DescribeKey`` carries no encryption
-  context, so it gets its own statement with the caller-account condition only.
+* the key user: the vendor's role (Option A) or the customer's client role (Option B),
+  exactly the five actions of the guide. By default (*hardening*, docs/SECURITY.md) the four
+  cryptographic actions require ``kms:EncryptionContext:byok:tenant`` = tenant id and
+  ``kms:CallerAccount`` = the key user's account, so the vendor can use the key for this
+  tenant only: no other tenant (nor a stolen token of one) can point the vendor at it.
+  ``kms:DescribeKey`` carries no encryption context, so it gets its own statement with the
+  caller-account condition only. The guide's unconditioned statement (``hardening=False``)
+  stays available; :data:`UNCONDITIONED_WARNING` says why it is weaker.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ __all__ = [
     "SID_ROOT",
     "SID_TRUST",
     "TENANT_CONDITION_KEY",
+    "UNCONDITIONED_WARNING",
     "PolicyValues",
     "admin_statement",
     "client_permissions_policy",
@@ -97,6 +101,14 @@ SID_ADMINS: Final = "Allow access for Key Administrators"
 SID_TRUST: Final = "TrustVendorDocumentStorageRoleWithExternalId"
 SID_PERMISSIONS: Final = "UseTenantKmsKey"
 _WHO = {"direct": "the vendor role", "assume-role": "the client role"}
+#: Printed whenever the unconditioned statement is asked for (``--unconditioned``).
+UNCONDITIONED_WARNING: Final = (
+    "WEAKER: the unconditioned statement lets the vendor use this key under ANY tenant's "
+    f"encryption context (no {TENANT_CONDITION_KEY} condition). Another tenant of the vendor, "
+    "or a stolen tenant token, could then point the vendor at your key, and its CloudTrail "
+    "would show other tenants' names. byok's verification refuses such a key (check "
+    "key_refuses_other_tenants); omit --unconditioned to bind the key to your tenant."
+)
 
 
 @dataclass(frozen=True)

@@ -166,33 +166,19 @@ resource "aws_kms_key" "tenant" {
       ] : [],
       [
         {
-          Sid    = "Allow the client role to use the key for this tenant only"
+          Sid    = "Allow the client role to use the key"
           Effect = "Allow"
           Principal = {
             AWS = aws_iam_role.client.arn
           }
-          Action   = ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*"]
+          Action = [
+            "kms:Encrypt",
+            "kms:Decrypt",
+            "kms:ReEncrypt*",
+            "kms:GenerateDataKey*",
+            "kms:DescribeKey",
+          ]
           Resource = "*"
-          Condition = {
-            StringEquals = {
-              "kms:CallerAccount"                 = data.aws_caller_identity.current.account_id
-              "kms:EncryptionContext:byok:tenant" = var.tenant_id
-            }
-          }
-        },
-        {
-          Sid    = "Allow the client role to describe the key"
-          Effect = "Allow"
-          Principal = {
-            AWS = aws_iam_role.client.arn
-          }
-          Action   = ["kms:DescribeKey"]
-          Resource = "*"
-          Condition = {
-            StringEquals = {
-              "kms:CallerAccount" = data.aws_caller_identity.current.account_id
-            }
-          }
         },
       ],
     )
@@ -241,20 +227,15 @@ resource "aws_iam_role_policy" "client_kms" {
     Version = "2012-10-17"
     Statement = [
       {
-        Sid      = "UseTenantKmsKeyForThisTenantOnly"
-        Effect   = "Allow"
-        Action   = ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*"]
-        Resource = aws_kms_key.tenant.arn
-        Condition = {
-          StringEquals = {
-            "kms:EncryptionContext:byok:tenant" = var.tenant_id
-          }
-        }
-      },
-      {
-        Sid      = "DescribeTenantKmsKey"
-        Effect   = "Allow"
-        Action   = ["kms:DescribeKey"]
+        Sid    = "UseTenantKmsKey"
+        Effect = "Allow"
+        Action = [
+          "kms:Encrypt",
+          "kms:Decrypt",
+          "kms:ReEncrypt*",
+          "kms:GenerateDataKey*",
+          "kms:DescribeKey",
+        ]
         Resource = aws_kms_key.tenant.arn
       },
     ]

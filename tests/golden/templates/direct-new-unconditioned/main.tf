@@ -49,7 +49,7 @@ variable "vendor_account_id" {
 variable "vendor_role_name" {
   description = "The vendor role that may use the key."
   type        = string
-  default     = "customer-facing-role"
+  default     = "document-storage-role"
   validation {
     condition     = can(regex("^[\\w+=,.@-]{1,64}$", var.vendor_role_name))
     error_message = "Give a role name, not an ARN."
@@ -146,33 +146,19 @@ resource "aws_kms_key" "tenant" {
       ] : [],
       [
         {
-          Sid    = "Allow the vendor role to use the key for this tenant only"
+          Sid    = "Allow the vendor role to use the key"
           Effect = "Allow"
           Principal = {
             AWS = local.vendor_role_arn
           }
-          Action   = ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*"]
+          Action = [
+            "kms:Encrypt",
+            "kms:Decrypt",
+            "kms:ReEncrypt*",
+            "kms:GenerateDataKey*",
+            "kms:DescribeKey",
+          ]
           Resource = "*"
-          Condition = {
-            StringEquals = {
-              "kms:CallerAccount"                 = var.vendor_account_id
-              "kms:EncryptionContext:byok:tenant" = var.tenant_id
-            }
-          }
-        },
-        {
-          Sid    = "Allow the vendor role to describe the key"
-          Effect = "Allow"
-          Principal = {
-            AWS = local.vendor_role_arn
-          }
-          Action   = ["kms:DescribeKey"]
-          Resource = "*"
-          Condition = {
-            StringEquals = {
-              "kms:CallerAccount" = var.vendor_account_id
-            }
-          }
         },
       ],
     )
