@@ -344,7 +344,6 @@ def test_operator_names_parse_exactly() -> None:
     for wrong in (
         "stringequals",
         "StringEquals ",
-        "ForAllValues:Null",
         "Null IfExists",
         "IfExists",
         "ForAnyValue:",

@@ -16,12 +16,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
-from byok.core.policy.conditions import OperatorSpec, parse_operator
+from byok.core.policy.conditions import OperatorSpec, parse_instant, parse_operator
 from byok.core.policy.variables import LITERAL_QUESTION, LITERAL_STAR, has_variables
 from byok.errors import InvalidInput
 
 __all__ = [
     "MAX_POLICY_BYTES",
+    "NULL_ENTRY",
     "ROOT_ARN_RE",
     "Condition",
     "PolicyDocument",
@@ -30,6 +31,9 @@ __all__ = [
     "parse_policy",
 ]
 
+# A ``null`` entry of Resource/NotResource (IAM accepts it): a private-use character the parser
+# refuses in policy text, so no policy can spell it; the evaluator reads it as UNKNOWN.
+NULL_ENTRY = "\ue002"
 # AWS KMS: a key policy document may be at most 32 KiB (32,768 bytes).
 MAX_POLICY_BYTES = 32 * 1024
 _VERSIONS = ("2012-10-17", "2008-10-17")
@@ -249,16 +253,22 @@ def _one_of(
         raise _bad(field, f"{where} has neither {a} nor {b}")
 
 
-def _strings(value: object, field: str, where: str) -> tuple[str, ...]:
-    """A string or a non-empty list of non-empty strings -> tuple."""
+def _strings(value: object, field: str, where: str, *, nulls: bool = False) -> tuple[str, ...]:
+    """A string or a non-empty list of non-empty strings -> tuple. ``nulls``: a JSON null (or a
+    null entry) is accepted and kept as :data:`NULL_ENTRY`."""
     items = value if isinstance(value, list) else [value]
     if not items:
         raise _bad(field, f"{where} is an empty list")
+    result: list[str] = []
     for entry in items:
+        if entry is None and nulls:
+            result.append(NULL_ENTRY)
+            continue
         if not isinstance(entry, str) or not entry or len(entry) > _MAX_STRING:
             raise _bad(field, f"{where} must be a non-empty string or list of them")
         _no_reserved(entry, field, where)
-    return tuple(items)
+        result.append(entry)
+    return tuple(result)
 
 
 def _actions(item: dict[str, Any], name: str, field: str, where: str) -> tuple[str, ...] | None:
@@ -266,7 +276,9 @@ def _actions(item: dict[str, Any], name: str, field: str, where: str) -> tuple[s
         return None
     actions = _strings(item[name], field, f"{where}.{name}")
     for action in actions:
-        if action != "*" and not _ACTION_RE.fullmatch(action):
+        # IAM accepts whitespace inside an action name (the evaluator reads such an entry the
+        # less permissive way: byok.core.policy.matching._action_truth).
+        if action != "*" and not _ACTION_RE.fullmatch("".join(action.split())):
             raise _bad(field, f"{where}.{name}: {_short(action)} is not service:Action or *")
     return actions
 
@@ -274,9 +286,13 @@ def _actions(item: dict[str, Any], name: str, field: str, where: str) -> tuple[s
 def _resources(item: dict[str, Any], name: str, field: str, where: str) -> tuple[str, ...] | None:
     if name not in item:
         return None
-    resources = _strings(item[name], field, f"{where}.{name}")
+    resources = _strings(item[name], field, f"{where}.{name}", nulls=True)
     for resource in resources:
-        if resource != "*" and not resource.startswith("arn:"):
+        if resource in ("*", NULL_ENTRY):
+            continue
+        # IAM refuses a Resource that is not "*" or a six-part ARN (arn:partition:service:
+        # region:account:resource; "IAM identifiers", ARN format).
+        if not resource.startswith("arn:") or resource.count(":") < 5:
             raise _bad(field, f"{where}.{name}: {_short(resource)} is not an ARN or *")
     return resources
 
@@ -321,8 +337,10 @@ def _conditions(value: object, field: str, where: str) -> tuple[Condition, ...]:
         spec = parse_operator(operator)
         if spec is None:
             raise _bad(field, f"{where}: unknown condition operator {_short(operator)}")
-        if not isinstance(block, dict) or not block:
-            raise _bad(field, f"{where}.{operator} must be a non-empty object of key: values")
+        # IAM accepts an empty operator block ({}) and an empty value list; an empty block
+        # adds no condition, an empty list is evaluated as UNKNOWN (conditions.condition_truth).
+        if not isinstance(block, dict):
+            raise _bad(field, f"{where}.{operator} must be an object of key: values")
         for key, raw in block.items():
             values = _condition_values(raw, field, f"{where}.{operator}.{key}")
             _check_values(spec, values, field, f"{where}.{operator}.{key}")
@@ -332,8 +350,6 @@ def _conditions(value: object, field: str, where: str) -> tuple[Condition, ...]:
 
 def _condition_values(raw: object, field: str, where: str) -> tuple[str, ...]:
     items = raw if isinstance(raw, list) else [raw]
-    if not items:
-        raise _bad(field, f"{where} is an empty list")
     values: list[str] = []
     for entry in items:
         if isinstance(entry, bool):
@@ -349,14 +365,22 @@ def _condition_values(raw: object, field: str, where: str) -> tuple[str, ...]:
 
 
 def _check_values(spec: OperatorSpec, values: tuple[str, ...], field: str, where: str) -> None:
-    if spec.base in ("Bool", "Null") and any(v.lower() not in ("true", "false") for v in values):
-        raise _bad(field, f"{where}: {spec.base} takes only true or false")
+    """Values IAM refuses: Bool/Null other than true/false (a policy variable is accepted in a
+    Bool value: "Condition operators", Boolean: policy variables supported), Date values that
+    are not ISO 8601 dates or epoch seconds ("Date condition operators")."""
+    for value in values:
+        if spec.base == "Bool" and has_variables(value):
+            continue
+        if spec.base in ("Bool", "Null") and value.lower() not in ("true", "false"):
+            raise _bad(field, f"{where}: {spec.base} takes only true or false")
+        if spec.base.startswith("Date") and parse_instant(value) is None:
+            raise _bad(field, f"{where}: {_short(value)} is not a date (ISO 8601 or epoch)")
 
 
 def _no_reserved(text: str, field: str, where: str) -> None:
     # The evaluator uses these two private-use characters internally for literal * and ?.
-    if LITERAL_STAR in text or LITERAL_QUESTION in text:
-        raise _bad(field, f"{where} contains a reserved character (U+E000/U+E001)")
+    if LITERAL_STAR in text or LITERAL_QUESTION in text or NULL_ENTRY in text:
+        raise _bad(field, f"{where} contains a reserved character (U+E000-U+E002)")
 
 
 def _only_keys(obj: dict[str, Any], allowed: frozenset[str], field: str, where: str) -> None:

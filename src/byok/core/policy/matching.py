@@ -11,13 +11,19 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 
-from byok.core.policy.conditions import condition_holds, is_pattern_operator
-from byok.core.policy.document import ROOT_ARN_RE, PrincipalSet, Statement
-from byok.core.policy.variables import literal, substitute
+from byok.core.policy.conditions import (
+    Truth,
+    all_of,
+    any_of,
+    condition_truth,
+    is_pattern_operator,
+)
+from byok.core.policy.document import NULL_ENTRY, ROOT_ARN_RE, PrincipalSet, Statement
+from byok.core.policy.variables import Unbound, literal, resolve
 from byok.core.policy.wildcard import wildcard_match
 from byok.errors import InvalidInput
 
@@ -147,24 +153,26 @@ def match_statement(
 ) -> PrincipalMatch | None:
     """Return how ``statement`` applies to ``request``, or None if it does not apply.
 
+    Every part (action, resource, principal, each condition) evaluates to a
+    :class:`~byok.core.policy.conditions.Truth`. A part the guide leaves open or that compares a
+    malformed value is UNKNOWN, and the less permissive reading decides: an ``Allow`` applies
+    only if every part is TRUE, a ``Deny`` applies unless some part is FALSE.
+
     Raises:
         InvalidInput: field ``policy`` if the statement does not fit the policy type.
     """
     check_policy_type(statement, resource_policy=resource_policy, field="policy")
-    if statement.uses_variables:
-        bound = _bind_variables(statement, request.condition_context)
-        if bound is None:  # an unresolvable variable: the statement does not apply
-            return None
-        statement = bound
-    if not _action_matches(statement, request.action):
-        return None
-    if not _resource_matches(statement, request.resource):
-        return None
     how = _principal_matches(statement, request) if resource_policy else PrincipalMatch.IDENTITY
     if how is None:
         return None
-    for cond in statement.conditions:
-        if not condition_holds(cond.spec, cond.key, cond.values, request.condition_context):
+    threshold = Truth.TRUE if statement.effect == "Allow" else Truth.UNKNOWN
+    parts: tuple[Callable[[Statement, Request], Truth], ...] = (
+        _action_truth,
+        _resource_truth,
+        _conditions_truth,
+    )
+    for part in parts:  # in order, stopping at the first part that rules the statement out
+        if part(statement, request).value < threshold.value:
             return None
     return how
 
@@ -187,55 +195,79 @@ def check_policy_type(statement: Statement, *, resource_policy: bool, field: str
         raise InvalidInput(field, f"{where} of an identity policy has no Resource", fix=_POLICY_FIX)
 
 
-def _bind_variables(
-    statement: Statement, values: Mapping[str, tuple[str, ...]]
-) -> Statement | None:
-    """Substitute policy variables (:mod:`byok.core.policy.variables`); None if unresolvable."""
-
-    def bind(texts: tuple[str, ...] | None, pattern: bool) -> tuple[str, ...] | None:
-        if texts is None:
-            return None
-        bound = [substitute(t, values) for t in texts]
-        if any(b is None for b in bound):
-            raise _UnboundVariable
-        return tuple(b if pattern else literal(b) for b in bound if b is not None)
-
-    try:
-        conditions = tuple(
-            replace(c, values=bind(c.values, is_pattern_operator(c.spec)) or ())
-            for c in statement.conditions
-        )
-        return replace(
-            statement,
-            resource=bind(statement.resource, True),
-            not_resource=bind(statement.not_resource, True),
-            conditions=conditions,
-        )
-    except _UnboundVariable:
-        return None
+def _conditions_truth(statement: Statement, request: Request) -> Truth:
+    values = request.condition_context
+    results: list[Truth] = []
+    for cond in statement.conditions:
+        pattern = is_pattern_operator(cond.spec)
+        bound: tuple[str | Unbound, ...] = cond.values
+        if statement.uses_variables:
+            bound = tuple(_bind(v, values, pattern=pattern) for v in cond.values)
+        if any(v is _MALFORMED for v in bound):
+            results.append(Truth.UNKNOWN)
+            continue
+        policy_values = tuple(None if v is _NO_VALUE else str(v) for v in bound)
+        results.append(condition_truth(cond.spec, cond.key, policy_values, values))
+        if results[-1] is Truth.FALSE:
+            break
+    return all_of(results)
 
 
-class _UnboundVariable(Exception):
-    pass
+_NO_VALUE = Unbound.NO_VALUE
+_MALFORMED = Unbound.MALFORMED
 
 
-def _action_matches(statement: Statement, action: str) -> bool:
-    # Action names are case-insensitive ("IAM JSON policy elements: Action").
+def _bind(text: str, values: Mapping[str, tuple[str, ...]], *, pattern: bool) -> str | Unbound:
+    """Substitute policy variables (:mod:`byok.core.policy.variables`) in one value."""
+    bound = resolve(text, values)
+    if isinstance(bound, Unbound):
+        return bound
+    return bound if pattern else literal(bound)
+
+
+def _action_truth(statement: Statement, request: Request) -> Truth:
+    # Action names are case-insensitive ("IAM JSON policy elements: Action"). IAM accepts
+    # whitespace inside an action name; what it then matches is undocumented, so such an entry
+    # is UNKNOWN when it matches with the whitespace removed (an Allow never uses it, a Deny
+    # does) and FALSE otherwise.
+    def entry(pattern: str) -> Truth:
+        if any(c.isspace() for c in pattern):
+            squeezed = wildcard_match("".join(pattern.split()), request.action, ignore_case=True)
+            return Truth.UNKNOWN if squeezed else Truth.FALSE
+        return Truth.of(wildcard_match(pattern, request.action, ignore_case=True))
+
     if statement.action is not None:
-        return any(wildcard_match(p, action, ignore_case=True) for p in statement.action)
+        return any_of(entry(p) for p in statement.action)
     if statement.not_action is None:  # the parser guarantees one of the two
-        return False
-    return not any(wildcard_match(p, action, ignore_case=True) for p in statement.not_action)
+        return Truth.FALSE
+    return any_of(entry(p) for p in statement.not_action).negate()
 
 
-def _resource_matches(statement: Statement, resource: str) -> bool:
-    # ARNs match case-sensitively. A resource policy without Resource (a trust policy) applies
-    # to the resource it is attached to.
+def _resource_truth(statement: Statement, request: Request) -> Truth:
+    """Resource / NotResource against the request's resource (ARNs match case-sensitively).
+
+    A resource policy without Resource (a trust policy) applies to the resource it is attached
+    to. IAM User Guide, "Policy variables with no value": a Resource entry whose variable has
+    no value matches no resource, the other entries still match. For NotResource the guide is
+    silent: such an entry, a malformed variable and a ``null`` entry are UNKNOWN.
+    """
+    values = request.condition_context
+
+    def entry(pattern: str, *, negated: bool) -> Truth:
+        if pattern == NULL_ENTRY:
+            return Truth.UNKNOWN
+        bound = _bind(pattern, values, pattern=True) if statement.uses_variables else pattern
+        if bound is _NO_VALUE and not negated:
+            return Truth.FALSE
+        if isinstance(bound, Unbound):
+            return Truth.UNKNOWN
+        return Truth.of(wildcard_match(bound, request.resource))
+
     if statement.resource is not None:
-        return any(wildcard_match(p, resource) for p in statement.resource)
+        return any_of(entry(p, negated=False) for p in statement.resource)
     if statement.not_resource is not None:
-        return not any(wildcard_match(p, resource) for p in statement.not_resource)
-    return True
+        return any_of(entry(p, negated=True) for p in statement.not_resource).negate()
+    return Truth.TRUE
 
 
 def _principal_matches(statement: Statement, request: Request) -> PrincipalMatch | None:
@@ -243,7 +275,11 @@ def _principal_matches(statement: Statement, request: Request) -> PrincipalMatch
         return _named(statement.principal, request)
     if statement.not_principal is None:  # checked by check_policy_type
         return None
-    return None if _excluded(statement.not_principal, request) else PrincipalMatch.NOT_PRINCIPAL
+    if statement.effect == "Allow":
+        excluded = _any_named(statement.not_principal, request)
+    else:
+        excluded = _all_named(statement.not_principal, request)
+    return None if excluded else PrincipalMatch.NOT_PRINCIPAL
 
 
 def _named(principals: PrincipalSet, request: Request) -> PrincipalMatch | None:
@@ -258,10 +294,21 @@ def _named(principals: PrincipalSet, request: Request) -> PrincipalMatch | None:
     return None
 
 
-def _excluded(principals: PrincipalSet, request: Request) -> bool:
-    """NotPrincipal: AWS evaluates every identity behind the request (session, role or user,
-    and the account); the statement applies unless *all* of them are listed ("IAM JSON policy
-    elements: NotPrincipal": list the account, role and session ARNs to exempt a session)."""
+def _any_named(principals: PrincipalSet, request: Request) -> bool:
+    """NotPrincipal in an Allow: "allows all principals except the one named" ("AWS JSON policy
+    elements: NotPrincipal"). The caller is excluded if *any* identity behind the request (its
+    session, role or user ARN, or its account) is named: the less permissive reading, so an
+    Allow never reaches a principal its NotPrincipal names."""
+    if principals.wildcard or request.principal_account in principals.accounts:
+        return True
+    return any(_arn_listed(a, principals) for a in request.principal_arns)
+
+
+def _all_named(principals: PrincipalSet, request: Request) -> bool:
+    """NotPrincipal in a Deny: AWS evaluates every identity behind the request (session, role
+    or user, and the account); the deny applies unless *all* of them are listed ("AWS JSON
+    policy elements: NotPrincipal": list the account, role and session ARNs to exempt a
+    session; otherwise "the policy might deny access to the entire account")."""
     if principals.wildcard:
         return True
     account_listed = request.principal_account in principals.accounts

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from byok.core.policy.variables import LITERAL_QUESTION, LITERAL_STAR
 
-__all__ = ["arn_match", "wildcard_match"]
+__all__ = ["arn_compare", "arn_match", "wildcard_match"]
 _SPECIAL = ("*", "?", LITERAL_STAR, LITERAL_QUESTION)
 
 
@@ -72,3 +72,17 @@ def arn_match(pattern: str, arn: str) -> bool:
     if len(want) != 6 or len(have) != 6:
         return False
     return all(wildcard_match(w, h) for w, h in zip(want, have, strict=True))
+
+
+def arn_compare(pattern: str, arn: str) -> bool | None:
+    """Like :func:`arn_match`, but None (malformed) if either side is not six components.
+
+    The ARN condition operators then treat the comparison as malformed rather than as a plain
+    mismatch, so ``ArnNotLike`` on a value that is not an ARN never counts as a match
+    (:class:`byok.core.policy.conditions.Truth`). Never raises.
+    """
+    if pattern == "*":
+        return True
+    if len(pattern.split(":", 5)) != 6 or len(arn.split(":", 5)) != 6:
+        return None
+    return arn_match(pattern, arn)
