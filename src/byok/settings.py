@@ -49,6 +49,9 @@ class Settings:
     allowed_regions: tuple[str, ...] = ("us-east-1",)
     revocation_bound_s: float = DEFAULT_REVOCATION_BOUND_S
     key_monitor_interval_s: float = 60.0
+    #: How often the key monitor anchors each tenant's audit head in the customer's CloudTrail
+    #: (one kms:Encrypt per tenant per interval; 0 = only on demand, `byok audit anchor`).
+    audit_anchor_interval_s: float = 3600.0
     extra: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -64,6 +67,11 @@ class Settings:
             raise InvalidInput(
                 "BYOK_KEY_MONITOR_INTERVAL_SECONDS", "must be positive", fix="Use e.g. 60."
             )
+        if self.audit_anchor_interval_s < 0:
+            raise InvalidInput(
+                "BYOK_AUDIT_ANCHOR_INTERVAL_SECONDS", "must be 0 (off) or positive",
+                fix="Use e.g. 3600.",
+            )  # fmt: skip
         if not self.allowed_regions:
             raise InvalidInput("BYOK_ALLOWED_REGIONS", "is empty", fix="Use e.g. us-east-1.")
 
@@ -102,6 +110,7 @@ class Settings:
             allowed_regions=tuple(r for r in regions if r),
             revocation_bound_s=_number(env, "BYOK_REVOCATION_BOUND_SECONDS", 300.0),
             key_monitor_interval_s=_number(env, "BYOK_KEY_MONITOR_INTERVAL_SECONDS", 60.0),
+            audit_anchor_interval_s=_number(env, "BYOK_AUDIT_ANCHOR_INTERVAL_SECONDS", 3600.0),
         )
 
 

@@ -525,6 +525,13 @@ def activity(
     max_events: int = typer.Option(
         1000, "--max-events", min=1, max=10000, help="Read at most this many events (newest first)."
     ),
+    verify_audit: Path = typer.Option(
+        None,
+        "--verify-audit",
+        help="Check the vendor's audit export (byok audit export) against the audit heads the "
+        "vendor anchored in your CloudTrail; exit 30 if it was rewritten or truncated.",
+    ),
+    tenant: str = typer.Option(None, "--tenant", help="The tenant id (default: hand-over)."),
     profile: str = PROFILE,
     endpoint_url: str = ENDPOINT,
     json_output: bool = JSON_OPTION,
@@ -544,6 +551,11 @@ def activity(
     --vendor-account or --client-role-arn (a hand-over names the client role)
     every call on the key is shown. CloudTrail shows an event a few minutes
     after the call and keeps 90 days.
+
+    With --verify-audit EXPORT, checks the vendor's audit export instead: each
+    event's hash, and the tenant's audit head at every point the vendor
+    anchored it in your CloudTrail (kms:Encrypt with byok:audit-head in the
+    encryption context). The first event that does not match is named.
     """
     given = _handover(handover)
     key = key_arn or given.get("key_arn")
@@ -554,6 +566,11 @@ def activity(
     aws = CustomerAws.connect(
         profile=profile, endpoint_url=endpoint_url, tenant=given.get("tenant")
     )
+    if verify_audit is not None:
+        _verify_audit(
+            aws, key, verify_audit, tenant or given.get("tenant"), since, now, json_output
+        )
+        return
     report = key_activity(
         aws,
         key,
@@ -567,3 +584,35 @@ def activity(
         emit_json(report.to_dict())
         return
     show_activity(report, console)
+
+
+def _verify_audit(
+    aws: CustomerAws,
+    key: str,
+    export: Path,
+    tenant: str | None,
+    since: str,
+    now: datetime,
+    json_output: bool,
+) -> None:
+    from byok.customer.audit_verify import verify_audit_export
+
+    result = verify_audit_export(
+        aws, key, export, tenant=tenant, since=parse_since(since, now), now=now
+    )
+    if json_output:
+        emit_json(result.to_dict())
+    elif result.ok:
+        check = result.check
+        console.print(
+            f"Audit export of {result.tenant} matches your CloudTrail: {check.events} events, "
+            f"{check.anchors_matched} anchored heads matched, {check.unanchored_events} events "
+            "after the newest anchor not yet provable.",
+            markup=False,
+        )
+    else:
+        console.print(
+            f"Audit export of {result.tenant} does NOT match: {result.reason}", markup=False
+        )
+    if not result.ok:
+        raise typer.Exit(30)

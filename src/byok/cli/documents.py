@@ -159,6 +159,30 @@ def audit_export(
     console.print(f"Wrote {summary.events} events to {output} (last hash {summary.head_hash}).")
 
 
+@audit_app.command("anchor")
+@reports_errors
+def audit_anchor(
+    tenant: str = typer.Argument(None, help="Tenant id (default: every ACTIVE tenant)."),
+    force: bool = typer.Option(False, "--force", help="Anchor even if nothing is new."),
+    json_output: bool = JSON_OPTION,
+) -> None:
+    """Anchor the tenant's audit head in the customer's CloudTrail (one kms:Encrypt).
+
+    The call's encryption context carries byok:audit-head and byok:audit-seq, so the
+    customer can check an export with `byok customer activity --verify-audit`.
+    """
+    from byok.service.audit_anchor import AuditAnchorer
+
+    anchorer = AuditAnchorer(open_vendor(actor="cli"))
+    results = [anchorer.anchor(tenant, force=force)] if tenant else anchorer.anchor_serving()
+    if json_output:
+        emit_json([r.to_dict() for r in results])
+        return
+    for r in results:
+        what = f"anchored (KMS request {r.request_id})" if r.anchored else "already anchored"
+        console.print(f"{r.tenant}: head {r.head} at event {r.seq} {what}", markup=False)
+
+
 @reports_errors
 def monitor_command(
     once: bool = typer.Option(False, "--once", help="Run one sweep and exit."),

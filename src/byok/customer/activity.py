@@ -31,6 +31,7 @@ __all__ = [
     "KeyUse",
     "UsageGroup",
     "key_activity",
+    "lookup_key_records",
     "parse_event",
     "parse_since",
     "summarize",
@@ -247,28 +248,48 @@ def key_activity(
         CustomerAccessError: the credentials may not call ``cloudtrail:LookupEvents``.
         TransientKmsError: AWS throttled or failed after retries.
     """
-    region = parse_key_arn(key_arn).region
     start = now() - since if isinstance(since, timedelta) else since
-    uses: list[KeyUse] = []
+    records = lookup_key_records(aws, key_arn, start=start, end=now(), max_events=max_events)
+    return summarize(
+        key_arn,
+        start,
+        [parse_event(r) for r in records],
+        keep=vendor_filter(vendor_account, client_role_arn),
+    )
+
+
+def lookup_key_records(
+    aws: CustomerAws, key_arn: str, *, start: datetime, end: datetime, max_events: int = 1000
+) -> list[Mapping[str, Any]]:
+    """Read the CloudTrail records of calls on ``key_arn`` between ``start`` and ``end``.
+
+    Returns:
+        At most ``max_events`` records (newest first), each the CloudTrail record as a dict.
+
+    Raises:
+        InvalidInput: ``key_arn`` is not a key ARN.
+        CustomerAccessError: the credentials may not call ``cloudtrail:LookupEvents``.
+        TransientKmsError: AWS throttled or failed after retries.
+    """
+    region = parse_key_arn(key_arn).region
+    records: list[Mapping[str, Any]] = []
     token: str | None = None
     limit = max(1, min(max_events, _MAX_EVENTS))
-    while len(uses) < limit:
+    while len(records) < limit:
         params: dict[str, Any] = {
             "LookupAttributes": [{"AttributeKey": "ResourceName", "AttributeValue": key_arn}],
             "StartTime": start,
-            "EndTime": now(),
+            "EndTime": end,
             "MaxResults": 50,
         }
         if token:
             params["NextToken"] = token
         page = aws.call("cloudtrail", "LookupEvents", region=region, resource=key_arn, **params)
-        uses.extend(parse_event(_record(e)) for e in page.get("Events", []))
+        records.extend(_record(e) for e in page.get("Events", []))
         token = page.get("NextToken")
         if not token:
             break
-    return summarize(
-        key_arn, start, uses[:limit], keep=vendor_filter(vendor_account, client_role_arn)
-    )
+    return records[:limit]
 
 
 def _record(event: Mapping[str, Any]) -> Mapping[str, Any]:

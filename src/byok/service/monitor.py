@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from byok.errors import ByokError
+from byok.service.audit_anchor import AuditAnchorer
 from byok.service.vendor import Vendor
 from byok.store.leases import LeaseRepository
 from byok.store.schema import TenantState
@@ -65,6 +66,7 @@ class KeyMonitor:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.last: SweepResult | None = None
+        self.anchorer = AuditAnchorer(vendor)
 
     def sweep(self) -> SweepResult:
         """Probe every ACTIVE and KEY_UNAVAILABLE tenant once, if this process holds the lease.
@@ -90,7 +92,14 @@ class KeyMonitor:
             if after != tenant.state:
                 changed[tenant.id] = (tenant.state, after)
         self.last = SweepResult(ran=True, states=states, changed=changed)
+        self._anchor_due()
         return self.last
+
+    def _anchor_due(self) -> None:
+        """Anchor the audit heads that are due (docs/SECURITY.md#audit-head-anchoring)."""
+        interval = self.vendor.settings.audit_anchor_interval_s
+        if interval > 0:
+            self.anchorer.anchor_serving(interval)
 
     def start(self) -> None:
         """Sweep in a daemon thread every ``interval_s`` until :meth:`stop`."""
