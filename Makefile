@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
 
-.PHONY: demo test lint typecheck check bench local-aws clean postgres wrk
+.PHONY: demo test lint typecheck check bench local-aws clean postgres wrk chromium
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -18,8 +18,9 @@ $(STAMP): pyproject.toml | $(BIN)/python
 demo: $(STAMP)
 	$(BIN)/byok demo
 
-## make test: set up (venv, packages, PostgreSQL test database) and run lint, types and tests.
-test: $(STAMP) postgres wrk
+## make test: set up (venv, packages, PostgreSQL test database, Chromium for the console's
+## browser tests) and run lint, types and tests.
+test: $(STAMP) postgres wrk chromium
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
@@ -31,6 +32,10 @@ postgres:
 ## wrk: the HTTP load generator of bench/api.py (Debian package; installed when missing).
 wrk:
 	@scripts/ensure-wrk.sh >/dev/null
+
+## chromium: Debian's Chromium for the console's browser tests (installed when missing).
+chromium:
+	@scripts/ensure-chromium.sh
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench

@@ -11,6 +11,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, select, text
 
+import byok.store.console_sessions
 import byok.store.tokens  # noqa: F401 - every model module, so the metadata is complete
 from byok.errors import StorageError
 from byok.store import Store
@@ -21,6 +22,7 @@ TABLES = {
     "api_tokens",
     "audit_chain_head",
     "audit_events",
+    "console_sessions",
     "documents",
     "key_configs",
     "leases",
@@ -32,7 +34,7 @@ TABLES = {
 
 def test_open_applies_the_initial_migration(empty_database_url: str) -> None:
     store = Store.open(empty_database_url)
-    assert store.schema_revision() == Store.head_revision() == "0003_signals"
+    assert store.schema_revision() == Store.head_revision() == "0004_console_sessions"
     assert set(inspect(store.engine).get_table_names()) == TABLES
     store.close()
 
@@ -60,7 +62,7 @@ def test_migrate_is_idempotent_and_safe_concurrently(empty_database_url: str) ->
         thread.join()
     assert errors == []
     store = Store.open(database_url)
-    assert store.schema_revision() == "0003_signals"
+    assert store.schema_revision() == "0004_console_sessions"
     store.close()
 
 

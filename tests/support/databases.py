@@ -25,6 +25,7 @@ POSTGRES_ENV = "BYOK_TEST_POSTGRES_URL"
 DATA_TABLES = (
     "documents",
     "tenant_keys",
+    "console_sessions",
     "key_configs",
     "api_tokens",
     "tenants",

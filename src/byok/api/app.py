@@ -20,6 +20,7 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from byok.api.auth import AuditActorMiddleware, Authenticator
+from byok.api.console import create_console
 from byok.api.metrics import ApiMetrics, MetricsMiddleware
 from byok.api.problems import (
     BodyTooLarge,
@@ -54,6 +55,7 @@ def create_app(
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     max_json_bytes: int = DEFAULT_MAX_JSON_BYTES,
     token_cache_ttl_s: float = 5.0,
+    console: bool = True,
 ) -> FastAPI:
     """Build the API application.
 
@@ -64,6 +66,7 @@ def create_app(
         max_json_bytes: largest body of every other request (bigger: 413).
         token_cache_ttl_s: seconds a valid token is trusted without a database read (a
             revoked token keeps working at most this long).
+        console: serve the web console under ``/console`` (docs/CONSOLE.md).
 
     Returns:
         The FastAPI application.
@@ -83,6 +86,8 @@ def create_app(
     install_problem_handlers(app, on_key_error=metrics.count_key_error)
     for module in (tenants, documents, service):
         app.include_router(module.router)
+    if console:
+        app.mount("/console", create_console(vendor, monitor=monitor))
     app.add_middleware(BodyLimitMiddleware, documents=max_body_bytes, other=max_json_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.add_middleware(AuditActorMiddleware)

@@ -39,6 +39,7 @@ __all__ = [
     "AuditActorMiddleware",
     "Authenticator",
     "authorize",
+    "check_grant",
     "not_yours",
     "requires",
 ]
@@ -57,6 +58,7 @@ class Action(enum.StrEnum):
     DOC_WRITE = "document:write"
     DOC_READ = "document:read"
     TOKEN_CREATE = "token:create"  # noqa: S105 - a permission name
+    TENANT_EXPORT = "tenant:export"
     MONITOR_READ = "monitor:read"
     METRICS_READ = "metrics:read"
 
@@ -65,7 +67,7 @@ _A = Action
 _READ = frozenset({_A.DOC_READ})
 _WRITE = _READ | {_A.DOC_WRITE}
 _ADMIN = _WRITE | {_A.TENANT_READ, _A.CONFIG_WRITE, _A.CONFIG_READ, _A.AUDIT_READ,
-                   _A.TOKEN_CREATE}  # fmt: skip
+                   _A.TOKEN_CREATE, _A.TENANT_EXPORT}  # fmt: skip
 #: The permission table: the only statement of who may do what.
 _OPERATOR = frozenset({_A.TENANT_CREATE, _A.TENANT_LIST, _A.TENANT_READ, _A.CONFIG_READ,
                        _A.TOKEN_CREATE, _A.MONITOR_READ, _A.METRICS_READ,
@@ -188,13 +190,25 @@ def authorize(
     authenticator: Authenticator = request.app.state.authenticator
     grant = authenticator.grant_for(request.headers.get("authorization"))
     request.state.token_id = grant.token_id
+    check_grant(grant, action, tenant, document)
+    return grant
+
+
+def check_grant(
+    grant: TokenGrant, action: Action, tenant: str | None = None, document: str | None = None
+) -> None:
+    """Check that ``grant`` may do ``action`` on ``tenant`` (the API and the web console).
+
+    Raises:
+        NotFound: the grant belongs to another tenant (see :func:`not_yours`), decided first.
+        HTTPException: 403 when the role may not do ``action``.
+    """
     if grant.tenant is not None and tenant is not None and grant.tenant != tenant:
         raise not_yours(tenant, document)
     if action not in ROLE_ACTIONS[grant.role]:
         raise HTTPException(403, f"a {grant.role} token may not do {action}")
     if grant.tenant is not None and tenant is None:
         raise HTTPException(403, f"{action} is vendor-wide: it needs an operator token")
-    return grant
 
 
 def requires(action: Action) -> Callable[..., TokenGrant]:

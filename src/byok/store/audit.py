@@ -21,7 +21,7 @@ from byok.errors import StorageError
 from byok.store.database import Store
 from byok.store.schema import AuditChainHead, AuditEventRow
 
-__all__ = ["AuditLog", "ChainedEvent", "Sealer"]
+__all__ = ["AuditLog", "ChainedEvent", "Sealer", "chained_event"]
 
 #: Computes an event's hash from the previous hash and the event (with its ``seq`` set).
 Sealer = Callable[[str, AuditEvent], str]
@@ -116,3 +116,8 @@ def _chained(row: AuditEventRow) -> ChainedEvent:
         kms_request_id=row.kms_request_id, bytes=row.bytes, detail=row.detail,
     )  # fmt: skip
     return ChainedEvent(event, row.prev_hash, row.hash)
+
+
+def chained_event(row: AuditEventRow) -> ChainedEvent:
+    """The :class:`ChainedEvent` of a stored row (for other read-only queries of the table)."""
+    return _chained(row)

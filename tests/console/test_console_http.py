@@ -1,0 +1,173 @@
+"""The console over HTTP without a browser: sessions, CSRF, headers, tenant isolation.
+
+Each test is a hostile client: a forged form, a stolen cookie after sign-out, a revoked
+token, another tenant's admin, a token in a query string.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from console_world import CSRF, ConsoleWorld
+from fastapi.testclient import TestClient
+
+from byok.api import create_app
+from byok.api.console.security import CONTENT_SECURITY_POLICY, SESSION_COOKIE
+from byok.store.tokens import TokenRepository, token_id_of
+
+pytestmark = pytest.mark.localaws
+
+
+@pytest.fixture(scope="module")
+def app_world(world: ConsoleWorld) -> ConsoleWorld:
+    for tenant in ("initech", "umbrella"):
+        world.new_tenant(tenant)
+    return world
+
+
+@pytest.fixture
+def client(app_world: ConsoleWorld) -> Iterator[TestClient]:
+    with TestClient(create_app(app_world.vendor), follow_redirects=False) as test_client:
+        yield test_client
+
+
+def sign_in(client: TestClient, token: str) -> str:
+    """Sign in; returns the CSRF token of the session's forms."""
+    form = client.get("/console/signin")
+    csrf = CSRF.search(form.text)
+    assert csrf is not None, form.text
+    answer = client.post("/console/signin", data={"token": token, "csrf_token": csrf.group(1)})
+    assert answer.status_code == 303, answer.text
+    home = client.get(answer.headers["location"])
+    assert home.status_code == 200, home.text
+    found = CSRF.search(home.text)
+    assert found is not None
+    return found.group(1)
+
+
+def test_pages_need_a_session(client: TestClient) -> None:
+    for path in ("/console/t/initech", "/console/t/initech/setup", "/console/operator"):
+        answer = client.get(path)
+        assert answer.status_code == 303 and answer.headers["location"] == "/console/signin"
+
+
+def test_session_cookie_is_httponly_strict_and_holds_no_token(
+    client: TestClient, app_world: ConsoleWorld
+) -> None:
+    token = app_world.admins["initech"]
+    form = client.get("/console/signin")
+    csrf = CSRF.search(form.text)
+    assert csrf is not None
+    answer = client.post("/console/signin", data={"token": token, "csrf_token": csrf.group(1)})
+    cookie = next(v for k, v in answer.headers.multi_items()
+                  if k == "set-cookie" and v.startswith(SESSION_COOKIE + "="))  # fmt: skip
+    assert "httponly" in cookie.lower() and "samesite=strict" in cookie.lower()
+    assert "path=/console" in cookie.lower()
+    secret = token.rsplit("_", 1)[1]
+    assert secret not in cookie and token not in cookie
+    page = client.get("/console/t/initech")
+    assert token not in page.text and secret not in page.text
+    assert token_id_of(token) in page.text  # the public id names the session's token
+
+
+def test_secure_flag_over_tls(app_world: ConsoleWorld) -> None:
+    app = create_app(app_world.vendor)
+    with TestClient(app, base_url="https://console.example", follow_redirects=False) as tls:
+        form = tls.get("/console/signin")
+        csrf = CSRF.search(form.text)
+        assert csrf is not None
+        body = {"token": app_world.admins["initech"], "csrf_token": csrf.group(1)}
+        answer = tls.post("/console/signin", data=body)
+        cookies = [v.lower() for k, v in answer.headers.multi_items() if k == "set-cookie"]
+        assert any(c.startswith(SESSION_COOKIE) and "; secure" in c for c in cookies), cookies
+
+
+def test_every_page_has_a_strict_csp(client: TestClient, app_world: ConsoleWorld) -> None:
+    sign_in(client, app_world.admins["initech"])
+    for path in ("/console/signin", "/console/t/initech", "/console/static/console.css"):
+        headers = client.get(path).headers
+        assert headers["content-security-policy"] == CONTENT_SECURITY_POLICY
+        assert headers["x-frame-options"] == "DENY"
+    assert "'unsafe-inline'" not in CONTENT_SECURITY_POLICY
+    assert "script-src 'self'" in CONTENT_SECURITY_POLICY
+
+
+def test_forms_without_the_csrf_token_are_refused_and_change_nothing(
+    client: TestClient, app_world: ConsoleWorld
+) -> None:
+    csrf = sign_in(client, app_world.admins["initech"])
+    before = app_world.vendor.tenants.configs("initech")
+    body = {"mode": "direct", "key_arn": "arn:aws:kms:us-east-1:123456789012:key/"
+            "1234abcd-12ab-34cd-56ef-1234567890ab", "region": "us-east-1"}  # fmt: skip
+    for forged in ({}, {"csrf_token": "0" * 64}, {"csrf_token": csrf[:-1] + "x"}):
+        answer = client.post("/console/t/initech/setup/handover", data=body | forged)
+        assert answer.status_code == 403, answer.text
+    other_site = client.post("/console/t/initech/setup/handover",
+                             data=body | {"csrf_token": csrf},
+                             headers={"Origin": "https://evil.example"})  # fmt: skip
+    assert other_site.status_code == 403
+    assert app_world.vendor.tenants.configs("initech") == before
+    signin = client.post("/console/signin", data={"token": app_world.operator})
+    assert signin.status_code == 403
+
+
+def test_another_tenants_pages_answer_like_a_missing_tenant(
+    client: TestClient, app_world: ConsoleWorld
+) -> None:
+    csrf = sign_in(client, app_world.admins["initech"])
+    for path in ("/console/t/umbrella", "/console/t/umbrella/setup",
+                 "/console/t/umbrella/audit.jsonl", "/console/t/no-such-tenant"):  # fmt: skip
+        answer = client.get(path)
+        assert answer.status_code == 404, (path, answer.status_code)
+        assert "umbrella" not in answer.text.replace("/console/t/umbrella", "")
+    export = client.post("/console/t/umbrella/export", data={"csrf_token": csrf})
+    assert export.status_code == 404
+    assert client.get("/console/operator").status_code == 403
+
+
+def test_sign_out_ends_the_session_for_a_copied_cookie(
+    client: TestClient, app_world: ConsoleWorld
+) -> None:
+    csrf = sign_in(client, app_world.admins["initech"])
+    stolen = client.cookies.get(SESSION_COOKIE)
+    assert stolen
+    assert client.post("/console/signout", data={"csrf_token": csrf}).status_code == 303
+    client.cookies.set(SESSION_COOKIE, stolen, path="/console")
+    assert client.get("/console/t/initech").status_code == 303
+
+
+def test_revoking_the_token_ends_its_console_sessions(
+    client: TestClient, app_world: ConsoleWorld
+) -> None:
+    token = app_world.new_tenant("hooli")
+    sign_in(client, token)
+    assert client.get("/console/t/hooli").status_code == 200
+    token_id = token_id_of(token)
+    assert token_id is not None
+    TokenRepository(app_world.vendor.store).revoke(token_id)
+    assert client.get("/console/t/hooli").status_code == 303
+
+
+def test_only_admin_and_operator_tokens_sign_in(
+    client: TestClient, app_world: ConsoleWorld
+) -> None:
+    writer = TokenRepository(app_world.vendor.store).mint("writer", tenant="initech").token
+    form = client.get("/console/signin")
+    csrf = CSRF.search(form.text)
+    assert csrf is not None
+    for token, status in ((writer, 403), ("byok_nothing_here", 401), ("", 400)):
+        answer = client.post("/console/signin", data={"token": token, "csrf_token": csrf.group(1)})
+        assert answer.status_code == status, answer.text
+        assert SESSION_COOKIE not in answer.headers.get("set-cookie", "")
+        if token:
+            assert token not in answer.text
+
+
+def test_the_operator_sees_tenants_by_state(client: TestClient, app_world: ConsoleWorld) -> None:
+    sign_in(client, app_world.operator)
+    page = client.get("/console/operator")
+    assert page.status_code == 200
+    for tenant in ("initech", "umbrella"):
+        assert tenant in page.text
+    assert client.get("/console/t/initech").status_code == 403
