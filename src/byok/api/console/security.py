@@ -9,7 +9,9 @@
   double-submit cookie the same way. A POST without the right token, or whose ``Origin``
   is another site, is refused with 403 before anything is done.
 * **Headers**: a strict Content-Security-Policy (no inline script or style: only this
-  origin's static files), no framing, no referrer, no caching of pages.
+  origin's static files), no framing, no referrer to other sites (``same-origin``: with
+  ``no-referrer`` browsers send ``Origin: null`` on form posts, which the origin check
+  refuses), no caching of pages.
 """
 
 from __future__ import annotations
@@ -51,7 +53,7 @@ _HEADERS = (
     (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
     (b"x-content-type-options", b"nosniff"),
     (b"x-frame-options", b"DENY"),
-    (b"referrer-policy", b"no-referrer"),
+    (b"referrer-policy", b"same-origin"),
     (b"cross-origin-opener-policy", b"same-origin"),
     (b"cache-control", b"no-store"),
 )
