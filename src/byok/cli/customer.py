@@ -8,7 +8,8 @@ Four commands, in the order a customer uses them::
     byok customer activity ...  # the vendor's uses of the key, from CloudTrail
 
 AWS commands run with the customer's own credentials (``--profile`` or the environment) and
-reach the local AWS with ``--endpoint-url``.
+reach the local AWS with ``--endpoint-url``. boto3 and the policy templates are imported inside
+the commands, so ``--help`` stays fast.
 """
 
 from __future__ import annotations
@@ -16,29 +17,26 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import typer
 
-from byok.cli.output import JSON_OPTION, console, emit_json, err_console, reports_errors
-from byok.core.arn import parse_key_arn
-from byok.core.customer_audit import audit_policy_file
-from byok.core.policy.templates import (
-    DEFAULT_VENDOR_ROLE,
-    UNCONDITIONED_WARNING,
-    CustomerSetup,
-    VendorIdentity,
-    cloudformation_template,
-    customer_kit,
-    render_json,
-    terraform_config,
+from byok.cli.files import atomic_output
+from byok.cli.handover import read_handover, read_json
+from byok.cli.output import (
+    JSON_OPTION,
+    console,
+    emit_json,
+    err_console,
+    reports_errors,
+    write_exact,
 )
-from byok.customer.activity import key_activity, parse_since
-from byok.customer.audit import EXIT_CODES, run_audit
-from byok.customer.aws import CustomerAws
-from byok.customer.setup import run_setup
-from byok.customer.views import show_activity, show_audit, show_findings, show_setup, write_exact
+from byok.core.policy.templates import DEFAULT_VENDOR_ROLE
 from byok.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from byok.core.policy.templates import CustomerSetup, VendorIdentity
+    from byok.customer.aws import CustomerAws
 
 __all__ = ["customer_app"]
 
@@ -135,6 +133,8 @@ HANDOVER = typer.Option(
 
 
 def _vendor(account: str, facing: str, storage: str) -> VendorIdentity:
+    from byok.core.policy.templates import VendorIdentity
+
     return VendorIdentity(account, customer_facing_role=facing, document_storage_role=storage)
 
 
@@ -152,8 +152,10 @@ def _setup(
     alias: str | None,
     description: str | None,
 ) -> CustomerSetup:
+    from byok.core.policy.templates import UNCONDITIONED_WARNING, CustomerSetup
+
     if unconditioned:
-        err_console.print(UNCONDITIONED_WARNING, markup=False)
+        err_console.print(UNCONDITIONED_WARNING)
     return CustomerSetup(
         tenant=tenant,
         mode=mode,  # type: ignore[arg-type]  # CustomerSetup validates it (InvalidInput)
@@ -167,17 +169,6 @@ def _setup(
         key_alias=alias,
         description=description,
     )
-
-
-def _load_json(path: Path, field: str) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise InvalidInput(
-            field,
-            f"{path} is not readable JSON ({type(exc).__name__})",
-            fix="Give the JSON file as written by byok or the AWS console.",
-        ) from exc
 
 
 @customer_app.command("policy")
@@ -212,6 +203,12 @@ def policy(
     out: Path = typer.Option(
         None, "--out", file_okay=False, help="Write every document into this directory instead."
     ),
+    json_output: bool = typer.Option(
+        False,
+        "--json",
+        help="Always JSON: with --out the files written; with --format terraform the "
+        "configuration as a JSON string. (json and cloudformation output is JSON already.)",
+    ),
 ) -> None:
     """Print the exact policies for your set-up (no AWS access).
 
@@ -235,6 +232,8 @@ def policy(
     policies (Option B) and handover.json. Every document limits the key to
     this tenant's encryption context; --unconditioned (weaker) does not.
     """
+    from byok.core.arn import parse_key_arn
+
     if account is None and key_arn is not None:
         account = parse_key_arn(key_arn).account
     if account is None:
@@ -257,7 +256,7 @@ def policy(
         description=description,
     )
     vendor = _vendor(vendor_account, vendor_role, storage_role)
-    _print_policy(vendor, setup, output_format, document, out)
+    _print_policy(vendor, setup, output_format, document, out, json_output=json_output)
 
 
 def _print_policy(
@@ -266,12 +265,22 @@ def _print_policy(
     output_format: str,
     document: str | None,
     out: Path | None,
+    *,
+    json_output: bool,
 ) -> None:
+    from byok.core.policy.templates import (
+        cloudformation_template,
+        customer_kit,
+        render_json,
+        terraform_config,
+    )
+
     if output_format == "cloudformation":
         write_exact(render_json(cloudformation_template(vendor, setup)))
         return
     if output_format == "terraform":
-        write_exact(terraform_config(vendor, setup))
+        config = terraform_config(vendor, setup)
+        write_exact({"main.tf": config} if json_output else config)
         return
     if output_format != "json":
         raise InvalidInput(
@@ -284,7 +293,10 @@ def _print_policy(
         out.mkdir(parents=True, exist_ok=True)
         for name, text in kit.items():
             (out / name).write_text(text, encoding="utf-8")
-            console.print(f"wrote {out / name}")
+            if not json_output:
+                console.print(f"wrote {out / name}")
+        if json_output:
+            emit_json({"written": [str(out / name) for name in kit]})
         return
     if document is not None:
         if document not in kit:
@@ -293,7 +305,8 @@ def _print_policy(
                 f"{document!r:.60} is not part of this set-up",
                 fix=f"Choose one of {', '.join(sorted(kit))}.",
             )
-        write_exact(kit[document])
+        raw = json_output and not document.endswith(".json")
+        write_exact({document: kit[document]} if raw else kit[document])
         return
     write_exact({name: json.loads(text) for name, text in kit.items() if name.endswith(".json")})
 
@@ -359,6 +372,11 @@ def setup(
     Exit codes: 0 done or nothing to do; 2 invalid input; 10-16 AWS refused
     a call (the message names the missing permission); 20-22 AWS trouble.
     """
+    from byok.cli.customer_views import show_setup
+    from byok.core.policy.templates import render_json
+    from byok.customer.aws import CustomerAws
+    from byok.customer.setup import run_setup
+
     aws = CustomerAws.connect(
         region=region or "us-east-1", profile=profile, endpoint_url=endpoint_url, tenant=tenant
     )
@@ -379,7 +397,8 @@ def setup(
         aws, _vendor(vendor_account, vendor_role, storage_role), wanted, dry_run=dry_run
     )
     if handover_out is not None and not result.dry_run:
-        handover_out.write_text(render_json(dict(result.handover)), encoding="utf-8")
+        with atomic_output(handover_out, "w") as sink:
+            sink.write(render_json(dict(result.handover)))
     if json_output:
         emit_json(result.to_dict())
         return
@@ -445,9 +464,17 @@ def audit(
     6 critical. Errors: 2 invalid input, 10-16 AWS refused reading the key,
     20-22 AWS trouble.
     """
+    from byok.cli.customer_views import show_audit, show_findings
+    from byok.core.customer_audit import audit_policy_file
+    from byok.customer.audit import EXIT_CODES, run_audit
+    from byok.customer.aws import CustomerAws
+
     vendor = _vendor(vendor_account, vendor_role, storage_role)
     if policy_file is not None:
-        report = audit_policy_file(_load_json(policy_file, "policy_file"), vendor)
+        pasted = read_json(policy_file, "policy_file")
+        if not isinstance(pasted, dict):
+            raise InvalidInput("policy_file", "must be a JSON object", fix="See --help for fields.")
+        report = audit_policy_file(pasted, vendor)
         if json_output:
             emit_json({**report.to_dict(), "exit_code": EXIT_CODES[report.worst]})
         else:
@@ -491,13 +518,7 @@ def audit(
 
 
 def _handover(path: Path | None) -> dict[str, str]:
-    if path is None:
-        return {}
-    data = _load_json(path, "handover")
-    if not isinstance(data, dict):
-        raise InvalidInput("handover", "must be a JSON object")
-    fields = ("tenant", "mode", "key_arn", "client_role_arn", "external_id")
-    return {k: str(data[k]) for k in fields if data.get(k) is not None}
+    return {} if path is None else read_handover(path)
 
 
 @customer_app.command("activity")
@@ -557,6 +578,10 @@ def activity(
     anchored it in your CloudTrail (kms:Encrypt with byok:audit-head in the
     encryption context). The first event that does not match is named.
     """
+    from byok.cli.customer_views import show_activity
+    from byok.customer.activity import key_activity, parse_since
+    from byok.customer.aws import CustomerAws
+
     given = _handover(handover)
     key = key_arn or given.get("key_arn")
     if key is None:
@@ -595,6 +620,7 @@ def _verify_audit(
     now: datetime,
     json_output: bool,
 ) -> None:
+    from byok.customer.activity import parse_since
     from byok.customer.audit_verify import verify_audit_export
 
     result = verify_audit_export(
@@ -607,12 +633,9 @@ def _verify_audit(
         console.print(
             f"Audit export of {result.tenant} matches your CloudTrail: {check.events} events, "
             f"{check.anchors_matched} anchored heads matched, {check.unanchored_events} events "
-            "after the newest anchor not yet provable.",
-            markup=False,
+            "after the newest anchor not yet provable."
         )
     else:
-        console.print(
-            f"Audit export of {result.tenant} does NOT match: {result.reason}", markup=False
-        )
+        console.print(f"Audit export of {result.tenant} does NOT match: {result.reason}")
     if not result.ok:
         raise typer.Exit(30)

@@ -8,6 +8,8 @@ Examples::
     byok audit verify
     byok audit export acme -o acme-audit.jsonl
     byok monitor --once
+
+The service (SQLAlchemy, boto3) is imported inside each command, so ``--help`` stays fast.
 """
 
 from __future__ import annotations
@@ -15,14 +17,17 @@ from __future__ import annotations
 import sys
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
-from rich.table import Table
 
-from byok.cli.output import JSON_OPTION, console, emit_json, reports_errors
-from byok.service.monitor import KeyMonitor
-from byok.service.runtime import open_vendor
-from byok.store.documents import DocumentHead
+from byok.cli.files import atomic_output
+from byok.cli.output import JSON_OPTION, console, emit_json, reports_errors, styled, table, text
+from byok.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from byok.service.vendor import Vendor
+    from byok.store.document_types import DocumentHead
 
 __all__ = ["audit_app", "doc_app", "monitor_command"]
 
@@ -33,6 +38,12 @@ audit_app = typer.Typer(help="Vendor side: the tamper-evident audit log.", no_ar
 
 TENANT = typer.Argument(..., help="Tenant id.")
 NAME = typer.Argument(..., help="Document name (e.g. reports/q3.pdf).")
+
+
+def _vendor(actor: str = "cli") -> Vendor:
+    from byok.service.runtime import open_vendor
+
+    return open_vendor(actor=actor)
 
 
 def _head(head: DocumentHead) -> dict[str, object]:
@@ -52,7 +63,7 @@ def put(
     json_output: bool = JSON_OPTION,
 ) -> None:
     """Encrypt a file under the tenant's key and store it."""
-    vendor = open_vendor(actor="cli")
+    vendor = _vendor()
     if str(path) == "-":
         head = vendor.put_document(tenant, name, sys.stdin.buffer)
     else:
@@ -69,27 +80,54 @@ def put(
 def get(
     tenant: str = TENANT,
     name: str = NAME,
-    output: Path = typer.Option(None, "-o", "--output", help="Write here (default: stdout)."),
+    output: Path = typer.Option(
+        None, "-o", "--output", dir_okay=False, help="Write here (default: stdout)."
+    ),
+    json_output: bool = typer.Option(
+        False,
+        "--json",
+        help="With -o: print what was written as JSON (stdout carries the data "
+        "without -o, so --json needs -o).",
+    ),
 ) -> None:
-    """Decrypt a document; each frame is verified before it is written."""
-    with open_vendor(actor="cli").get_document(tenant, name) as document:
+    """Decrypt a document; each frame is verified before it is written.
+
+    With -o the file appears only once the whole document is verified: it is written to a
+    private (0600) temporary file in the same directory, synced and renamed; on any failure
+    nothing is left behind. To stdout the data streams, so a failure (exit 30) can come after
+    some verified frames were written.
+    """
+    if json_output and output is None:
+        raise InvalidInput(
+            "json", "needs -o: without it stdout carries the document", fix="Add -o FILE."
+        )
+    with _vendor().get_document(tenant, name) as document:
         if output is None:
             for chunk in document.chunks:
                 sys.stdout.buffer.write(chunk)
             sys.stdout.buffer.flush()
             return
-        partial = output.with_name(output.name + ".partial")
-        with partial.open("wb") as sink:
+        written = 0
+        with atomic_output(output) as sink:
             for chunk in document.chunks:
                 sink.write(chunk)
-        partial.replace(output)  # only a fully verified document gets the real name
+                written += len(chunk)
+    if json_output:
+        emit_json({"tenant": tenant, "name": name, "path": str(output), "bytes": written})
+        return
+    console.print(f"Wrote {tenant}/{name} to {output} ({written} bytes, verified).")
 
 
 @doc_app.command("head")
 @reports_errors
-def head(tenant: str = TENANT, name: str = NAME) -> None:
-    """Show a document's stored metadata (as JSON)."""
-    emit_json(_head(open_vendor(actor="cli").head_document(tenant, name)))
+def head(tenant: str = TENANT, name: str = NAME, json_output: bool = JSON_OPTION) -> None:
+    """Show a document's stored metadata (no key needed)."""
+    found = _head(_vendor().head_document(tenant, name))
+    if json_output:
+        emit_json(found)
+        return
+    for key, value in found.items():
+        console.print(f"{key:>12}: {value}")
 
 
 @doc_app.command("ls")
@@ -102,42 +140,46 @@ def ls(
     json_output: bool = JSON_OPTION,
 ) -> None:
     """List a tenant's documents, one page at a time."""
-    page = open_vendor(actor="cli").list_documents(
-        tenant, prefix=prefix, cursor=cursor, limit=limit
-    )
+    page = _vendor().list_documents(tenant, prefix=prefix, cursor=cursor, limit=limit)
     if json_output:
         emit_json({"items": [_head(h) for h in page.items], "next_cursor": page.next_cursor})
         return
-    table = Table("name", "generation", "stored bytes", "updated")
-    for item in page.items:
-        table.add_row(item.name, str(item.generation), str(item.size), item.updated_at.isoformat())
-    console.print(table)
+    rows = [(i.name, i.generation, i.size, i.updated_at.isoformat()) for i in page.items]
+    console.print(table("name", "generation", "stored bytes", "updated", rows=rows, fold=True))
     if page.next_cursor:
         console.print(f"More: --cursor {page.next_cursor}")
 
 
 @doc_app.command("rm")
 @reports_errors
-def rm(tenant: str = TENANT, name: str = NAME) -> None:
+def rm(tenant: str = TENANT, name: str = NAME, json_output: bool = JSON_OPTION) -> None:
     """Delete a document."""
-    open_vendor(actor="cli").delete_document(tenant, name)
-    console.print(f"Deleted {tenant}/{name}.")
+    deleted = _vendor().delete_document(tenant, name)
+    if json_output:
+        emit_json({"deleted": True} | _head(deleted))
+        return
+    console.print(f"Deleted {tenant}/{name} (generation {deleted.generation}).")
 
 
 @audit_app.command("verify")
 @reports_errors
 def audit_verify(json_output: bool = JSON_OPTION) -> None:
     """Recompute the hash chain; exit 30 if any event was edited, removed or reordered."""
-    result = open_vendor(actor="cli").audit.verify()
+    result = _vendor().audit.verify()
     if json_output:
         emit_json(result.__dict__)
     elif result.ok:
         console.print(
-            f"[green]Audit chain intact[/]: {result.events} events, head {result.head_hash}"
+            text(
+                ("Audit chain intact", "green"),
+                f": {result.events} events, head {result.head_hash}",
+            )
         )
     else:
         console.print(
-            f"[red]Audit chain BROKEN[/] at event {result.first_bad_seq}: {result.reason}"
+            text(
+                ("Audit chain BROKEN", "red"), f" at event {result.first_bad_seq}: {result.reason}"
+            )
         )
     if not result.ok:
         raise typer.Exit(30)
@@ -147,15 +189,27 @@ def audit_verify(json_output: bool = JSON_OPTION) -> None:
 @reports_errors
 def audit_export(
     tenant: str = TENANT,
-    output: Path = typer.Option(None, "-o", "--output", help="Write here (default: stdout)."),
+    output: Path = typer.Option(
+        None, "-o", "--output", dir_okay=False, help="Write here, 0600 (default: stdout)."
+    ),
+    json_output: bool = typer.Option(
+        False,
+        "--json",
+        help="With -o: print the summary as JSON. Without -o the events are "
+        "JSON Lines on stdout either way.",
+    ),
 ) -> None:
     """Export one tenant's audit events as JSON Lines (each with prev_hash and hash)."""
-    audit = open_vendor(actor="cli").audit
+    audit = _vendor().audit
     if output is None:
         audit.export_jsonl(tenant, sys.stdout)
         return
-    with output.open("w", encoding="utf-8") as sink:
+    with atomic_output(output, "w") as sink:
         summary = audit.export_jsonl(tenant, sink)
+    if json_output:
+        emit_json({"tenant": tenant, "events": summary.events, "head_hash": summary.head_hash,
+                   "path": str(output)})  # fmt: skip
+        return
     console.print(f"Wrote {summary.events} events to {output} (last hash {summary.head_hash}).")
 
 
@@ -173,24 +227,37 @@ def audit_anchor(
     """
     from byok.service.audit_anchor import AuditAnchorer
 
-    anchorer = AuditAnchorer(open_vendor(actor="cli"))
+    anchorer = AuditAnchorer(_vendor())
     results = [anchorer.anchor(tenant, force=force)] if tenant else anchorer.anchor_serving()
     if json_output:
         emit_json([r.to_dict() for r in results])
         return
     for r in results:
         what = f"anchored (KMS request {r.request_id})" if r.anchored else "already anchored"
-        console.print(f"{r.tenant}: head {r.head} at event {r.seq} {what}", markup=False)
+        console.print(f"{r.tenant}: head {r.head} at event {r.seq} {what}")
 
 
 @reports_errors
 def monitor_command(
-    once: bool = typer.Option(False, "--once", help="Run one sweep and exit."),
+    once: bool = typer.Option(
+        False,
+        "--once",
+        help="Probe every tenant's key now and exit (runs even while a server "
+        "holds the monitor lease).",
+    ),
     interval: float = typer.Option(None, help="Seconds between sweeps (default: settings)."),
     json_output: bool = JSON_OPTION,
 ) -> None:
-    """Probe every active tenant's key (detects revocation for idle tenants, and recovery)."""
-    monitor = KeyMonitor(open_vendor(actor="monitor"), interval_s=interval)
+    """Probe every active tenant's key (detects revocation for idle tenants, and recovery).
+
+    Without --once: sweep every interval while this process holds the key-monitor lease (one
+    process of a cluster sweeps at a time). With --once: one sweep now, without the lease, so
+    it works while `byok serve` runs the monitor (a probe is what any request for the tenant
+    does; the lease only stops servers repeating it every interval).
+    """
+    from byok.service.monitor import KeyMonitor
+
+    monitor = KeyMonitor(_vendor("monitor"), interval_s=interval)
     if not once:
         console.print(f"Key monitor every {monitor.interval_s:g}s; Ctrl-C to stop.")
         monitor.start()
@@ -198,13 +265,21 @@ def monitor_command(
             threading.Event().wait()
         except KeyboardInterrupt:
             monitor.stop()
-            return
-    result = monitor.sweep()
+        return
+    holder = monitor.lease_holder()
+    result = monitor.sweep(take_lease=False)
     states = {tenant: str(state) for tenant, state in result.states.items()}
+    changed = {t: [str(a), str(b)] for t, (a, b) in result.changed.items()}
     if json_output:
-        emit_json({"ran": result.ran, "states": states})
-    elif not result.ran:
-        console.print("Another process holds the key-monitor lease; nothing done.")
-    else:
-        for tenant, state in states.items():
-            console.print(f"{tenant}: {state}")
+        emit_json({"ran": result.ran, "lease_holder": holder, "states": states,
+                   "changed": changed})  # fmt: skip
+        return
+    if holder is not None:
+        console.print(f"(The key-monitor lease is held by {holder}; this one-off sweep ran "
+                      "without it.)")  # fmt: skip
+    if not states:
+        console.print("No ACTIVE or KEY_UNAVAILABLE tenant to probe.")
+    for tenant, state in states.items():
+        style = "green" if state == "ACTIVE" else "red"
+        was = f" (was {changed[tenant][0]})" if tenant in changed else ""
+        console.print(text(f"{tenant}: ", styled(state, style), was))

@@ -14,22 +14,43 @@ Examples::
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
-from byok.aws.clients import AwsSettings, ClientFactory
-from byok.cli.output import JSON_OPTION, console, emit_json, reports_errors
-from byok.portable.decrypt import decrypt_export
-from byok.service.export import export_tenant
-from byok.service.lifecycle import migrate_tenant, rotate_tenant_key
-from byok.service.offboarding import offboard_tenant
-from byok.service.progress import QUIET, RichProgress
-from byok.service.runtime import open_vendor
-from byok.store.fsck import fsck
+from byok.cli.output import (
+    JSON_OPTION,
+    console,
+    emit_json,
+    human,
+    print_fields,
+    reports_errors,
+    styled,
+    text,
+)
+
+if TYPE_CHECKING:
+    from byok.service.progress import Progress
+    from byok.service.vendor import Vendor
+
+# The service (SQLAlchemy, boto3) is imported inside each command: `--help` stays fast.
 
 __all__ = ["decrypt_export_command", "fsck_command", "register"]
 
 TENANT = typer.Argument(..., help="Tenant id.")
+
+
+def _vendor() -> Vendor:
+    from byok.service.runtime import open_vendor
+
+    return open_vendor(actor="cli")
+
+
+def _progress(json_output: bool) -> Progress:
+    """A progress bar on stderr for people; none under --json."""
+    from byok.service.progress import QUIET, RichProgress
+
+    return QUIET if json_output else RichProgress()
 
 
 def register(tenant_app: typer.Typer, customer_app: typer.Typer, app: typer.Typer) -> None:
@@ -53,17 +74,20 @@ def migrate_command(
     Documents are never re-encrypted: one KMS call per tenant key. Reads and writes keep
     working throughout; the job is resumable (run it again after a crash) and idempotent.
     """
-    vendor = open_vendor(actor="cli")
+    from byok.service.lifecycle import migrate_tenant
+
     report = migrate_tenant(
-        vendor, tenant, to_version=to_version, progress=QUIET if json_output else RichProgress()
+        _vendor(), tenant, to_version=to_version, progress=_progress(json_output)
     )
     if json_output:
         emit_json(report.to_dict())
         return
-    done = "complete" if report.complete else "INCOMPLETE: run it again"
-    console.print(f"Migration of {tenant} to v{to_version}: {done}; "
-                  f"{sum(report.rewrapped.values())} tenant keys re-wrapped {report.rewrapped}, "
-                  f"KMS calls {report.kms_calls}, {report.seconds:.1f}s.")  # fmt: skip
+    done = styled("complete", "green") if report.complete else styled("INCOMPLETE", "red")
+    console.print(text(f"Migration of {tenant} to v{to_version}: ", done,
+                       "" if report.complete else " (run it again to finish)"))  # fmt: skip
+    console.print(f"  {sum(report.rewrapped.values())} of {report.total} tenant keys re-wrapped "
+                  f"({human(report.rewrapped)}); {report.already_done} were already done; "
+                  f"KMS calls: {human(report.kms_calls)}; {report.seconds:.1f}s.")  # fmt: skip
     if report.complete and report.old_key_arns:
         console.print(f"The old key(s) can now be disabled: {', '.join(report.old_key_arns)}")
 
@@ -71,11 +95,15 @@ def migrate_command(
 @reports_errors
 def rotate_command(tenant: str = TENANT, json_output: bool = JSON_OPTION) -> None:
     """Make a new tenant key now (one kms:GenerateDataKey); older ones stay for reading."""
-    report = rotate_tenant_key(open_vendor(actor="cli"), tenant)
+    from byok.service.lifecycle import rotate_tenant_key
+
+    report = rotate_tenant_key(_vendor(), tenant)
     if json_output:
         emit_json(report.to_dict())
         return
-    console.print(f"New tenant key for {tenant}: {report.to_dict()}")
+    console.print(f"New tenant key {report.tk_id} for {tenant} under {report.key_arn}.")
+    if report.retired_tk_id:
+        console.print(f"{report.retired_tk_id} is retired: still used to read older documents.")
 
 
 @reports_errors
@@ -85,14 +113,14 @@ def offboard_command(
     json_output: bool = JSON_OPTION,
 ) -> None:
     """Crypto-shred a tenant (delete its wrapped keys first), then its documents and rows."""
-    report = offboard_tenant(
-        open_vendor(actor="cli"), tenant, confirm=confirm,
-        progress=QUIET if json_output else RichProgress(),
-    )  # fmt: skip
+    from byok.service.offboarding import offboard_tenant
+
+    report = offboard_tenant(_vendor(), tenant, confirm=confirm, progress=_progress(json_output))
     if json_output:
         emit_json(report.to_dict())
         return
-    console.print(f"Offboarded {tenant}: {report.to_dict()}")
+    console.print(text("Offboarded ", styled(tenant, "bold"), "."))
+    print_fields(report.to_dict(), skip=("tenant",))
 
 
 @reports_errors
@@ -105,9 +133,9 @@ def export_command(
 
     The customer decrypts it with only its own AWS credentials: `byok customer decrypt-export`.
     """
-    manifest = export_tenant(
-        open_vendor(actor="cli"), tenant, out_dir, progress=QUIET if json_output else RichProgress()
-    )
+    from byok.service.export import export_tenant
+
+    manifest = export_tenant(_vendor(), tenant, out_dir, progress=_progress(json_output))
     summary = {"tenant": tenant, "documents": len(manifest.documents), "keys": manifest.keys,
                "bundle": str(out_dir)}  # fmt: skip
     if json_output:
@@ -132,6 +160,9 @@ def decrypt_export_command(
     Verifies the manifest hashes, unwraps each tenant key with kms:Decrypt on your key, and
     authenticates every document.
     """
+    from byok.aws.clients import AwsSettings, ClientFactory
+    from byok.portable.decrypt import decrypt_export
+
     factory = ClientFactory(AwsSettings(endpoint_url=endpoint_url, profile=profile))
     summary = decrypt_export(bundle, out_dir, factory)
     if json_output:
@@ -150,13 +181,16 @@ def fsck_command(
     json_output: bool = JSON_OPTION,
 ) -> None:
     """Check the store: blobs without rows, rows without blobs, unfinished removals."""
-    vendor = open_vendor(actor="cli")
+    from byok.store.fsck import fsck
+
+    vendor = _vendor()
     report = fsck(vendor.store, vendor.documents.blobs, repair=repair)
     if json_output:
         emit_json(report.__dict__)
         return
     for name, value in report.__dict__.items():
         console.print(f"{name:>20}: {value if isinstance(value, int) else len(value)}")
-    console.print("clean" if report.clean else "[red]needs attention[/] (run with --repair)")
+    verdict = styled("clean", "green") if report.clean else styled("needs attention", "red")
+    console.print(text(verdict, "" if report.clean else " (run with --repair)"))
     if not report.clean:
         raise typer.Exit(42)

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import typer
 
-from byok.localaws.server import serve_until_signalled
-
 _HELP = "\n\n".join(  # one line per paragraph: Rich wraps them to the terminal
     (
         "Serve the local AWS (moto + byok's fidelity layer) on 127.0.0.1.",
@@ -30,8 +28,13 @@ def local_aws_command(
     port: int = typer.Option(
         0, "--port", "-p", min=0, max=65535, help="TCP port on 127.0.0.1; 0 picks a free port."
     ),
+    json_output: bool = typer.Option(
+        False, "--json", help='The first line is {"endpoint_url": ...} as JSON instead of the URL.'
+    ),
 ) -> None:
-    raise typer.Exit(serve_until_signalled(port))
+    from byok.localaws.server import serve_until_signalled
+
+    raise typer.Exit(serve_until_signalled(port, as_json=json_output))
 
 
 local_aws_command.__doc__ = _HELP

@@ -6,6 +6,7 @@ import typer
 
 from byok import __version__
 from byok.cli import customer, documents, lifecycle, local_aws, service, tenant, vendor_setup
+from byok.cli.output import emit_json
 
 app = typer.Typer(
     name="byok",
@@ -19,6 +20,11 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+# Start-up stays light (docs/OPERATIONS.md#cli): these modules import only typer, Rich's console
+# and byok's own small modules; boto3, SQLAlchemy, FastAPI, uvicorn and moto are imported
+# inside the commands that use them (tests/cli/test_cli_startup.py checks it).
 
 
 def _version(value: bool) -> None:
@@ -49,7 +55,11 @@ lifecycle.register(tenant.tenant_app, customer.customer_app, app)
 
 
 @app.command("demo")
-def demo() -> None:
+def demo(
+    json_output: bool = typer.Option(
+        False, "--json", help="Narrate on stderr; print {ok, exit_code} as JSON on stdout."
+    ),
+) -> None:
     """Run the whole BYOK story on embedded defaults (local AWS, SQLite), narrated and checked.
 
     Two AWS accounts (vendor and customer) live in the project's local AWS on loopback;
@@ -57,7 +67,15 @@ def demo() -> None:
     """
     from byok.demo.story import run_demo
 
-    raise typer.Exit(run_demo())
+    if not json_output:
+        raise typer.Exit(run_demo())
+    from rich.console import Console
+
+    from byok.demo.narration import Narrator
+
+    code = run_demo(Narrator(Console(stderr=True, highlight=False)))
+    emit_json({"ok": code == 0, "exit_code": code})
+    raise typer.Exit(code)
 
 
 def main() -> None:

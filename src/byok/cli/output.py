@@ -1,4 +1,18 @@
-"""Shared CLI output: human tables or ``--json``, and one way to report errors.
+"""Shared CLI output: human text or ``--json``, printed safely, and one way to report errors.
+
+**Data is never markup.** Every command prints through :data:`console` or :data:`err_console`
+(:class:`SafeConsole`). A plain ``str`` given to them (directly, as a table cell or a title) is
+*data*: Rich markup, emoji codes and highlighting are off, and every character that could move
+the cursor, clear or recolour the screen, reorder the line or start a new one (C0/C1 controls
+such as ESC and newline, bidi overrides such as U+202E, U+2028, anything
+:meth:`str.isprintable` refuses) is shown as a visible escape (``\\x1b``, ``\\u202e``). So a
+document named ``[/bold]``, ``[bold red]WARNING[/]`` or ``\\x1b[2J`` prints as exactly those
+characters whatever the call site does. Styling and line breaks are explicit and come only from
+this module: :func:`styled` and :func:`text` build :class:`rich.text.Text` around cleaned data,
+:data:`BREAK` is a line break inside a cell, :func:`table` builds tables.
+
+``--json`` output goes through :func:`emit_json` (``json.dumps`` escapes every control and
+non-ASCII character).
 
 Exit codes come from :data:`byok.errors.ERROR_TABLE` (docs/OPERATIONS.md#exit-codes):
 0 success, 1 unexpected error, 2 invalid input or configuration, 10-16 the customer's key or
@@ -10,21 +24,169 @@ from __future__ import annotations
 import functools
 import json
 import sys
-from collections.abc import Callable
-from typing import Any, ParamSpec, TypeVar
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 from byok.errors import ByokError, mapping_for
 
-__all__ = ["JSON_OPTION", "console", "emit_json", "err_console", "reports_errors"]
+if TYPE_CHECKING:
+    from rich.style import Style
+    from rich.table import Table
+
+__all__ = [
+    "BREAK",
+    "JSON_OPTION",
+    "SafeConsole",
+    "clean",
+    "console",
+    "emit_json",
+    "err_console",
+    "human",
+    "print_fields",
+    "reports_errors",
+    "styled",
+    "table",
+    "text",
+    "write_exact",
+]
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
-console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+_NAMED_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def clean(value: object) -> str:
+    """``value`` as one printable line: each unprintable character becomes a visible escape.
+
+    Unprintable means what :meth:`str.isprintable` refuses besides the space: C0 and C1
+    controls (ESC, newline, carriage return, bell, U+0085), format characters (bidi overrides
+    and isolates U+202A-U+202E and U+2066-U+2069, marks U+200E/U+200F, zero-width characters),
+    line and paragraph separators (U+2028/U+2029), other separators, surrogates, private-use
+    and unassigned code points.
+    """
+    raw = value if isinstance(value, str) else str(value)
+    if raw.isprintable():
+        return raw
+    return "".join(ch if ch.isprintable() else _escape(ch) for ch in raw)
+
+
+def _escape(ch: str) -> str:
+    named = _NAMED_ESCAPES.get(ch)
+    if named is not None:
+        return named
+    code = ord(ch)
+    return (
+        f"\\x{code:02x}"
+        if code < 0x100
+        else f"\\u{code:04x}"
+        if code < 0x10000
+        else f"\\U{code:08x}"
+    )
+
+
+class SafeConsole(Console):
+    """A Rich console for which every ``str`` is data (see the module docstring).
+
+    Markup, emoji codes and highlighting are off, and :meth:`render_str` (which Rich calls for
+    every printed string, table cell and title) passes the string through :func:`clean`.
+    """
+
+    def __init__(self, **options: Any) -> None:
+        """Rich's options (``stderr``, ``file``, ``width``, ``force_terminal``, ...); markup,
+        emoji and highlighting are always off."""
+        options |= {"markup": False, "emoji": False, "highlight": False}
+        super().__init__(**options)
+
+    def render_str(
+        self,
+        text: str,
+        *,
+        style: str | Style = "",
+        justify: Any = None,
+        overflow: Any = None,
+        emoji: bool | None = None,
+        markup: bool | None = None,
+        highlight: bool | None = None,
+        highlighter: Any = None,
+    ) -> Text:
+        """Render ``text`` literally, cleaned; the markup/emoji/highlight arguments are ignored."""
+        return Text(clean(text), style=style, justify=justify, overflow=overflow)
+
+
+console = SafeConsole()
+err_console = SafeConsole(stderr=True)
+
+#: A line break inside :func:`text` (a ``"\\n"`` given as data is shown as ``\\n``).
+BREAK = Text("\n")
+
+Part = Text | tuple[object, str] | object
+
+
+def styled(value: object, style: str) -> Text:
+    """``value`` (data, cleaned) in a Rich style such as ``"bold red"``."""
+    return Text(clean(value), style=style)
+
+
+def text(*parts: Part) -> Text:
+    """Join parts into one :class:`Text`: a ``Text`` as is (only this module's, e.g.
+    :data:`BREAK` or :func:`styled`), a ``(value, style)`` pair styled, anything else cleaned."""
+    joined = Text()
+    for part in parts:
+        if isinstance(part, Text):
+            joined.append_text(part)
+        elif isinstance(part, tuple) and len(part) == 2 and isinstance(part[1], str):
+            joined.append_text(styled(part[0], part[1]))
+        else:
+            joined.append(clean(part))
+    return joined
+
+
+def table(
+    *columns: str, rows: Iterable[Iterable[object]] = (), title: object = None, fold: bool = False
+) -> Table:
+    """A Rich table whose cells and title are data (cleaned), unless a cell is a ``Text``.
+
+    Rows may also be added later with ``add_row``; the console cleans ``str`` cells then.
+    """
+    from rich.table import Table
+
+    built = Table(title=None if title is None else clean(title))
+    for column in columns:
+        built.add_column(column, overflow="fold" if fold else "ellipsis")
+    for row in rows:
+        built.add_row(*(cell if isinstance(cell, Text) else clean(cell) for cell in row))
+    return built
+
+
+def human(value: object) -> str:
+    """A value as people read it (never a Python repr): ``-`` for None, yes/no, lists joined
+    with commas (``none`` when empty), mappings as ``key value`` pairs; cleaned."""
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:.3g}"
+    if isinstance(value, Mapping):
+        return ", ".join(f"{human(k)} {human(v)}" for k, v in value.items()) or "none"
+    if isinstance(value, list | tuple | set | frozenset):
+        return ", ".join(human(item) for item in value) or "none"
+    return clean(value)
+
+
+def print_fields(values: Mapping[str, object], *, skip: Iterable[str] = ()) -> None:
+    """Print a report's fields one per line, ``  name: value`` (names with spaces)."""
+    hidden = set(skip)
+    shown = [(k, v) for k, v in values.items() if k not in hidden]
+    width = max((len(k) for k, _ in shown), default=0)
+    for key, value in shown:
+        console.print(f"  {key.replace('_', ' '):>{width}}: {human(value)}")
+
 
 JSON_OPTION = typer.Option(False, "--json", help="Print machine-readable JSON instead of text.")
 
@@ -32,6 +194,17 @@ JSON_OPTION = typer.Option(False, "--json", help="Print machine-readable JSON in
 def emit_json(value: Any) -> None:
     """Print ``value`` as indented JSON on stdout (dates and paths as strings)."""
     sys.stdout.write(json.dumps(value, indent=2, sort_keys=True, default=str) + "\n")
+
+
+def write_exact(document: Any) -> None:
+    """Write ``document`` to stdout exactly, not through Rich (which would wrap long ARNs): a
+    ``str`` as is, anything else as 2-space JSON in build order with a final newline."""
+    if not isinstance(document, str):
+        from byok.core.policy.templates import render_json
+
+        document = render_json(document)
+    sys.stdout.write(document)
+    sys.stdout.flush()
 
 
 def reports_errors(command: Callable[P, R]) -> Callable[P, R]:
@@ -50,10 +223,10 @@ def reports_errors(command: Callable[P, R]) -> Callable[P, R]:
             if kwargs.get("json_output"):
                 emit_json({"ok": False, **exc.to_dict(), "exit_code": mapping.exit_code})
             else:
-                err_console.print(f"[bold red]Error ({mapping.title}):[/] {exc.message}")
+                err_console.print(text((f"Error ({mapping.title}):", "bold red"), " ", exc.message))
                 if exc.tenant:
-                    err_console.print(f"  tenant: {exc.tenant}")
-                err_console.print(f"  [yellow]Fix:[/] {exc.fix}")
+                    err_console.print("  tenant: " + clean(exc.tenant))
+                err_console.print(text("  ", ("Fix:", "yellow"), " ", exc.fix))
             raise typer.Exit(mapping.exit_code) from None
 
     return wrapper

@@ -6,20 +6,32 @@ Examples::
     byok token create --role writer --tenant acme --label acme-uploader
     byok serve --port 8080
     curl -H "Authorization: Bearer $TOKEN" http://127.0.0.1:8080/v1/tenants/acme
+
+The API (FastAPI, uvicorn) and the store are imported inside each command: `--help` stays fast.
 """
 
 from __future__ import annotations
 
-import typer
-from rich.table import Table
+import os
+import sys
+from typing import TYPE_CHECKING
 
-from byok.api.app import DEFAULT_MAX_BODY_BYTES
-from byok.api.server import serve
-from byok.cli.output import JSON_OPTION, console, emit_json, reports_errors
-from byok.service.runtime import open_vendor
-from byok.store.tokens import TokenRepository
+import typer
+
+from byok.cli.output import JSON_OPTION, console, emit_json, reports_errors, table
+
+if TYPE_CHECKING:
+    from byok.store.tokens import TokenRepository
 
 __all__ = ["serve_command", "token_app"]
+
+
+def _tokens() -> TokenRepository:
+    from byok.service.runtime import open_vendor  # keeps start-up light
+    from byok.store.tokens import TokenRepository
+
+    return TokenRepository(open_vendor(actor="cli").store)
+
 
 token_app = typer.Typer(
     help="Vendor side: API tokens (stored hashed; each scoped to one tenant and a role).",
@@ -32,13 +44,30 @@ def serve_command(
     host: str = typer.Option("127.0.0.1", help="Address to bind (put TLS in front of it)."),
     port: int = typer.Option(8080, help="TCP port."),
     monitor: bool = typer.Option(True, help="Run the key monitor in this process."),
-    max_body_bytes: int = typer.Option(DEFAULT_MAX_BODY_BYTES, help="Largest upload (413)."),
+    max_body_bytes: int = typer.Option(
+        None, help="Largest upload, answered 413 past it (default: 1 GiB)."
+    ),
+    json_output: bool = typer.Option(
+        False,
+        "--json",
+        help="Print {url, pid} as one JSON line first and keep stdout free of "
+        "access logs (uvicorn logs warnings and errors on stderr).",
+    ),
 ) -> None:
     """Serve the REST API (OpenAPI at /docs and /openapi.json) on the embedded defaults.
 
     Tokens: `byok token create`. Health: /healthz, /readyz. Metrics: /metrics.
     """
-    serve(host, port, monitor=monitor, max_body_bytes=max_body_bytes)
+    from byok.api.server import serve
+
+    if json_output:
+        emit_json({"url": f"http://{host}:{port}", "pid": os.getpid()})
+        sys.stdout.flush()
+    log_level = "warning" if json_output else "info"
+    if max_body_bytes is None:
+        serve(host, port, monitor=monitor, log_level=log_level)
+    else:
+        serve(host, port, monitor=monitor, log_level=log_level, max_body_bytes=max_body_bytes)
 
 
 @token_app.command("create")
@@ -50,7 +79,7 @@ def create(
     json_output: bool = JSON_OPTION,
 ) -> None:
     """Mint a token. It is printed once and stored only as its SHA-256."""
-    minted = TokenRepository(open_vendor(actor="cli").store).mint(role, tenant=tenant, label=label)
+    minted = _tokens().mint(role, tenant=tenant, label=label)
     if json_output:
         emit_json({"token": minted.token, "token_id": minted.grant.token_id,
                    "role": str(minted.grant.role), "tenant": minted.grant.tenant})  # fmt: skip
@@ -68,22 +97,26 @@ def list_tokens(
     json_output: bool = JSON_OPTION,
 ) -> None:
     """List tokens (ids, roles, tenants; never the tokens themselves)."""
-    grants = TokenRepository(open_vendor(actor="cli").store).list(tenant=tenant)
+    grants = _tokens().list(tenant=tenant)
     if json_output:
         emit_json([{"token_id": g.token_id, "role": str(g.role), "tenant": g.tenant,
                     "label": g.label, "revoked": g.revoked} for g in grants])  # fmt: skip
         return
-    table = Table("token id", "role", "tenant", "label", "revoked")
-    for g in grants:
-        table.add_row(g.token_id, str(g.role), g.tenant or "*", g.label, str(g.revoked))
-    console.print(table)
+    rows = [(g.token_id, g.role, g.tenant or "*", g.label, "yes" if g.revoked else "no")
+            for g in grants]  # fmt: skip
+    console.print(table("token id", "role", "tenant", "label", "revoked", rows=rows, fold=True))
 
 
 @token_app.command("revoke")
 @reports_errors
 def revoke(
     token_id: str = typer.Argument(..., help="The token id (from `byok token list`)."),
+    json_output: bool = JSON_OPTION,
 ) -> None:
     """Revoke a token; it stops working at once."""
-    TokenRepository(open_vendor(actor="cli").store).revoke(token_id)
-    console.print(f"Revoked {token_id}.")
+    grant = _tokens().revoke(token_id)
+    if json_output:
+        emit_json({"token_id": grant.token_id, "role": str(grant.role), "tenant": grant.tenant,
+                   "label": grant.label, "revoked": grant.revoked})  # fmt: skip
+        return
+    console.print(f"Revoked {grant.token_id} ({grant.role}, tenant {grant.tenant or '*'}).")

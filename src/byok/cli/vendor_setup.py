@@ -4,11 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from byok.aws.clients import ClientFactory
 from byok.cli.output import JSON_OPTION, console, emit_json, reports_errors
-from byok.service.bootstrap import ensure_vendor_role
-from byok.service.runtime import aws_settings_for
-from byok.settings import Settings
 
 __all__ = ["vendor_setup_command"]
 
@@ -28,6 +24,11 @@ def vendor_setup_command(
     sts:AssumeRole on customers' client roles and the five KMS actions on customers' keys.
     A second run changes nothing.
     """
+    from byok.aws.clients import ClientFactory
+    from byok.service.bootstrap import ensure_vendor_role
+    from byok.service.runtime import aws_settings_for
+    from byok.settings import Settings
+
     settings = Settings.from_env()
     aws = aws_settings_for(settings, {"BYOK_ASSUME_VENDOR_ROLE": "0"})
     principal = service_principal or f"arn:aws:iam::{settings.vendor_account}:root"

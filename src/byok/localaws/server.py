@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import json
 import signal
 import sys
 import threading
@@ -126,10 +127,11 @@ class LocalAwsServer:
         self.stop()
 
 
-def serve_until_signalled(port: int, out: TextIO = sys.stdout) -> int:
+def serve_until_signalled(port: int, out: TextIO = sys.stdout, *, as_json: bool = False) -> int:
     """Serve in the foreground until SIGINT or SIGTERM.
 
-    The first line written to ``out`` is the endpoint URL (flushed at once), so a parent
+    The first line written to ``out`` is the endpoint URL (flushed at once; with ``as_json``
+    the JSON object ``{"endpoint_url": URL}``), so a parent
     process can read it to find a ``port=0`` server. Anything moto prints afterwards goes to
     stderr, so a parent that reads only that line can never block the server on a full pipe.
 
@@ -147,7 +149,8 @@ def serve_until_signalled(port: int, out: TextIO = sys.stdout) -> int:
     previous = {s: signal.signal(s, _on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         with LocalAwsServer(port) as server:
-            out.write(server.endpoint_url + "\n")
+            url = server.endpoint_url
+            out.write((json.dumps({"endpoint_url": url}) if as_json else url) + "\n")
             out.flush()
             with contextlib.redirect_stdout(sys.stderr):
                 stop.wait()

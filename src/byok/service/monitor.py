@@ -68,14 +68,19 @@ class KeyMonitor:
         self.last: SweepResult | None = None
         self.anchorer = AuditAnchorer(vendor)
 
-    def sweep(self) -> SweepResult:
+    def sweep(self, *, take_lease: bool = True) -> SweepResult:
         """Probe every ACTIVE and KEY_UNAVAILABLE tenant once, if this process holds the lease.
+
+        Args:
+            take_lease: False for a one-off sweep (``byok monitor --once``) that runs even while
+                another process holds the lease. That is safe: a probe is what any request for
+                the tenant does; the lease only keeps N servers from repeating it every interval.
 
         Returns:
             A :class:`SweepResult`.
         """
         ttl = timedelta(seconds=max(2 * self.interval_s, 1.0))
-        if not self._leases.try_acquire(LEASE_NAME, self.holder, ttl):
+        if take_lease and not self._leases.try_acquire(LEASE_NAME, self.holder, ttl):
             self.last = SweepResult(ran=False)
             return self.last
         states: dict[str, TenantState] = {}
@@ -100,6 +105,10 @@ class KeyMonitor:
         interval = self.vendor.settings.audit_anchor_interval_s
         if interval > 0:
             self.anchorer.anchor_serving(interval)
+
+    def lease_holder(self) -> str | None:
+        """Who holds the unexpired ``key-monitor`` lease now (None: nobody)."""
+        return self._leases.holder(LEASE_NAME)
 
     def start(self) -> None:
         """Sweep in a daemon thread every ``interval_s`` until :meth:`stop`."""
