@@ -6,7 +6,7 @@ import importlib
 
 import pytest
 
-MODULES = ["activity", "audit", "aws", "checks", "plan", "setup", "views"]
+MODULES = ["activity", "audit", "aws", "checks", "plan", "setup"]  # views: byok.cli.customer_views
 
 
 @pytest.mark.parametrize("name", MODULES)
