@@ -193,6 +193,15 @@ def role_by_arn(role_arn: str) -> Any:
     return next((r for r in list(backend.roles.values()) if r.arn == role_arn), None)
 
 
+def role_arn_by_name(account: str, role_name: str) -> str | None:
+    """The ARN of ``account``'s role named ``role_name``, or None if there is none."""
+    backend = _iam(account)
+    if backend is None or not role_name:
+        return None
+    role = next((r for r in list(backend.roles.values()) if r.name == role_name), None)
+    return None if role is None else str(role.arn)
+
+
 def _default_document(policy: Any) -> str:
     version = next((v for v in policy.versions if v.is_default), None)
     document = "" if version is None else version.document

@@ -18,7 +18,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from byok.localaws.accounts import Caller, Identities, install_moto_patches
+from byok.localaws.events import EventBus, EventTarget
 from byok.localaws.faults import FaultSet
+from byok.localaws.iam_events import ROLE_OPERATIONS, serve_recorded
 from byok.localaws.kms import KmsFidelity
 from byok.localaws.kms_keys import KeyIndex
 from byok.localaws.sts import StsFidelity
@@ -55,7 +57,8 @@ class FidelityLayer:
         self._identities = Identities()
         install_moto_patches(self._identities)
         self._index = KeyIndex()
-        self.trail = EventLog()
+        self.events = EventBus()
+        self.trail = EventLog(listener=self.events.publish)
         self.faults = FaultSet(seed)
         self._kms = KmsFidelity(moto_app, self._index, self.trail, self.faults)
         self._sts = StsFidelity(moto_app, self.trail)
@@ -69,6 +72,7 @@ class FidelityLayer:
         self._index.clear()
         self.trail.clear()
         self.faults.clear()
+        self.events.clear()
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         if environ.get("PATH_INFO", "").startswith(ADMIN_PREFIX):
@@ -119,6 +123,8 @@ class FidelityLayer:
         if call.service == "cloudtrail" and call.operation == "LookupEvents":
             found = self.trail.lookup(caller.account, call.region, call.json_body())
             return json_response(found, call.request_id)
+        if call.service == "iam" and call.operation in ROLE_OPERATIONS:
+            return serve_recorded(self._moto, call, caller, self.trail)
         call.environ["HTTP_X_MOTO_ACCOUNT_ID"] = caller.account
         return None
 
@@ -155,6 +161,11 @@ class FidelityLayer:
         if what == "reset" and method == "POST":
             self.reset()
             return json_response({"reset": True}, "")
+        if what == "event-targets":
+            return self._event_targets(method, body)
+        if what.startswith("event-targets/") and method == "DELETE":
+            found = self.events.remove(what.removeprefix("event-targets/"))
+            return json_response(self.events.describe(), "", 200 if found else 404)
         if what != "faults":
             return json_response({"error": f"no admin endpoint {method} /_byok/{what}"}, "", 404)
         if method == "DELETE":
@@ -169,6 +180,21 @@ class FidelityLayer:
             except (ValueError, TypeError) as exc:
                 return json_response({"error": str(exc)}, "", 400)
         return json_response({"faults": self.faults.describe()}, "")
+
+    def _event_targets(self, method: str, body: bytes) -> Response:
+        """``/_byok/event-targets``: POST adds a target, DELETE removes all, GET lists targets
+        and recent deliveries (docs/local-aws.md#key-events)."""
+        if method == "DELETE":
+            self.events.clear()
+        elif method == "POST":
+            try:
+                spec = json.loads(body or b"{}")
+                if not isinstance(spec, dict):
+                    raise ValueError("the target must be a JSON object")
+                self.events.add(EventTarget.from_json(spec))
+            except (ValueError, TypeError) as exc:
+                return json_response({"error": str(exc)}, "", 400)
+        return json_response(self.events.describe(), "")
 
 
 def _drop(environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:

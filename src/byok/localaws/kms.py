@@ -164,9 +164,9 @@ class KmsFidelity:
             self._check_new_policy(caller, params, ref.arn)
         if operation == "ScheduleKeyDeletion":
             _check_window(params)
-        if name in params:
-            params[name] = ref.key.id
-        response = self._forward(call, params, ref.account, ref.region)
+        # moto wants the bare id; the event records the KeyId as the caller sent it (as AWS).
+        forwarded = {**params, name: ref.key.id} if name in params else params
+        response = self._forward(call, forwarded, ref.account, ref.region)
         return _fix_lifecycle_answer(operation, response, ref)
 
     def _decrypt_key(self, call: Call, caller: Caller, params: dict[str, Any]) -> KeyRef:

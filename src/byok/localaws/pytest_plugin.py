@@ -19,9 +19,10 @@ from typing import IO
 
 import pytest
 
+from byok.localaws.event_sink import EventSink
 from byok.localaws.testing import LocalAws
 
-__all__ = ["local_aws"]
+__all__ = ["KeyEvents", "key_events", "local_aws"]
 
 _START_TIMEOUT_S = 60.0
 
@@ -59,6 +60,34 @@ def local_aws() -> Iterator[LocalAws]:
             yield LocalAws(url)
         finally:
             _stop(process)
+
+
+class KeyEvents:
+    """A running :class:`~byok.localaws.event_sink.EventSink` plus the targets pointing at it."""
+
+    def __init__(self, aws: LocalAws, sink: EventSink) -> None:
+        self.aws = aws
+        self.sink = sink
+        self.target_ids: list[str] = []
+
+    def watch(self, account: str, event_names: tuple[str, ...] = ()) -> None:
+        """Deliver ``account``'s key events (optionally only these names) to the sink."""
+        self.target_ids.append(
+            self.aws.add_event_target(self.sink.url, account=account, event_names=event_names)
+        )
+
+
+@pytest.fixture
+def key_events(local_aws: LocalAws) -> Iterator[KeyEvents]:
+    """A key-event receiver on loopback; ``key_events.watch(account)`` points the local AWS at
+    it; the targets are removed and the receiver stopped after the test."""
+    with EventSink() as sink:
+        events = KeyEvents(local_aws, sink)
+        try:
+            yield events
+        finally:
+            for target_id in events.target_ids:
+                local_aws.remove_event_target(target_id)
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:

@@ -265,6 +265,30 @@ class LocalAws:
             for e in page["Events"]
         ]
 
+    # -- key events (docs/local-aws.md#key-events) ---------------------------------------
+
+    def add_event_target(
+        self, url: str, *, account: str | None = None, event_names: Sequence[str] = ()
+    ) -> str:
+        """Deliver EventBridge-shaped key events of ``account`` (all if None) to ``url``.
+
+        Returns:
+            The target's id (for :meth:`remove_event_target`).
+        """
+        spec: dict[str, Any] = {"url": url, "event_names": list(event_names)}
+        if account is not None:
+            spec["account"] = account
+        targets = self._admin("POST", "event-targets", spec)["targets"]
+        return str(targets[-1]["id"])
+
+    def remove_event_target(self, target_id: str) -> None:
+        """Stop delivering to one target."""
+        self._admin("DELETE", f"event-targets/{target_id}")
+
+    def event_deliveries(self) -> list[dict[str, Any]]:
+        """The recent delivery outcomes (target, event id and name, attempts, status, error)."""
+        return list(self._admin("GET", "event-targets")["deliveries"])
+
     def _admin(self, method: str, what: str, body: Any = None) -> dict[str, Any]:
         data = None if body is None else json.dumps(body).encode()
         request = urllib.request.Request(  # noqa: S310 - our own loopback endpoint

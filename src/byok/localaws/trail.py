@@ -1,11 +1,13 @@
 """A CloudTrail-like event log and ``cloudtrail:LookupEvents`` over it.
 
-Every KMS request (allowed or refused) and every ``sts:AssumeRole`` is recorded as a CloudTrail
+Every KMS request (allowed or refused), every ``sts:AssumeRole`` and every IAM role change
+(:mod:`byok.localaws.iam_events`) is recorded as a CloudTrail
 management event (AWS CloudTrail User Guide, "CloudTrail record contents"): ``eventName``,
 ``eventTime``, ``eventSource``, ``userIdentity``, ``recipientAccountId``, ``resources``,
 ``requestParameters``, ``requestID`` (the ``x-amzn-RequestId`` the caller received) and, for
 refusals, ``errorCode``/``errorMessage``. As in AWS, a cross-account call is recorded both in
-the resource owner's account and in the caller's.
+the resource owner's account and in the caller's. Each stored record is also handed to the
+listener (the key-event bus, :mod:`byok.localaws.events`).
 
 LookupEvents answers per account and region, newest first, with one lookup attribute, a time
 window and ``NextToken`` pagination, ``CloudTrailEvent`` being the record as a JSON string.
@@ -90,10 +92,15 @@ class TrailEvent:
 class EventLog:
     """Per-account event store (bounded, oldest dropped first), safe across threads."""
 
-    def __init__(self, clock: Callable[[], datetime] | None = None) -> None:
+    def __init__(
+        self,
+        clock: Callable[[], datetime] | None = None,
+        listener: Callable[[dict[str, Any]], None] | None = None,
+    ) -> None:
         self._clock = clock or (lambda: datetime.now(UTC))
         self._events: dict[str, deque[TrailEvent]] = {}
         self._lock = threading.Lock()
+        self._listener = listener  # called with each account's record, after it is stored
 
     def clear(self) -> None:
         """Forget every event."""
@@ -144,11 +151,16 @@ class EventLog:
             base["errorCode"] = error.code
             base["errorMessage"] = error.message
         username = caller.name
+        records = []
         with self._lock:
             for account in dict.fromkeys([*owners, caller.account]):
                 record = dict(base, eventID=str(uuid.uuid4()), recipientAccountId=account)
                 queue = self._events.setdefault(account, deque(maxlen=_MAX_PER_ACCOUNT))
                 queue.append(TrailEvent(account, region, now, record, username))
+                records.append(record)
+        if self._listener is not None:
+            for record in records:
+                self._listener(record)
 
     def lookup(self, account: str, region: str, params: dict[str, Any]) -> dict[str, Any]:
         """Answer a LookupEvents call of ``account`` in ``region``.
