@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from fastapi.testclient import TestClient
+
 from byok.aws.clients import StaticCredentials
 from byok.core.policy.templates import CustomerSetup, VendorIdentity
 from byok.customer.aws import CustomerAws
@@ -64,3 +66,17 @@ def make_world(local_aws: Any, folder: Path) -> ConsoleWorld:
     vendor, role_arn = build_vendor(local_aws, f"sqlite:///{folder / 'byok.db'}", folder / "blobs")
     operator = mint_token(vendor.store, "operator", label="console tests").token
     return ConsoleWorld(vendor, local_aws, role_arn, operator)
+
+
+def sign_in(client: TestClient, token: str) -> str:
+    """Sign in; returns the CSRF token of the session's forms."""
+    form = client.get("/console/signin")
+    csrf = CSRF.search(form.text)
+    assert csrf is not None, form.text
+    answer = client.post("/console/signin", data={"token": token, "csrf_token": csrf.group(1)})
+    assert answer.status_code == 303, answer.text
+    home = client.get(answer.headers["location"])
+    assert home.status_code == 200, home.text
+    found = CSRF.search(home.text)
+    assert found is not None
+    return found.group(1)

@@ -30,6 +30,7 @@ from console_world import ConsoleWorld
 
 from byok.api import create_app
 from byok.api.server import BackgroundServer
+from byok.service.monitor import KeyMonitor
 
 pytestmark = pytest.mark.localaws
 
@@ -37,8 +38,11 @@ pytestmark = pytest.mark.localaws
 class Story:
     """What the tests of this module share."""
 
-    def __init__(self, world: ConsoleWorld, context: Any, url: str, tmp: Path) -> None:
+    def __init__(
+        self, world: ConsoleWorld, context: Any, url: str, tmp: Path, monitor: KeyMonitor
+    ) -> None:
         self.world = world
+        self.monitor = monitor
         self.context = context
         self.url = url
         self.tmp = tmp
@@ -54,12 +58,14 @@ class Story:
 def story(world: ConsoleWorld, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Story]:
     chromium_or_skip()
     tmp = tmp_path_factory.mktemp("browser")
+    # The server's monitor; BackgroundServer runs no lifespan, so the tests sweep by hand.
+    monitor = KeyMonitor(world.vendor, interval_s=3600)
     with (
-        BackgroundServer(create_app(world.vendor)) as server,
+        BackgroundServer(create_app(world.vendor, monitor=monitor)) as server,
         chromium_context(tmp / "profile") as context,
     ):
         context.grant_permissions(["clipboard-read", "clipboard-write"], origin=server.url)
-        told = Story(world, context, server.url, tmp)
+        told = Story(world, context, server.url, tmp, monitor)
         yield told
         told.tab.assert_clean()
 
@@ -259,6 +265,8 @@ def test_sign_out_then_option_a_with_the_mouse(story: Story) -> None:
 
 def test_the_operator_sees_tenants_monitor_and_refusals(story: Story) -> None:
     tab, page = story.tab, story.tab.page
+    sweep = story.monitor.sweep()
+    assert sweep.ran and set(sweep.states) == {"acme", "globex"}
     with page.expect_navigation():
         page.click("form[action='/console/signout'] button")
     page.fill("#token", story.world.operator)
@@ -268,4 +276,5 @@ def test_the_operator_sees_tenants_monitor_and_refusals(story: Story) -> None:
     tenants = page.inner_text("#tenants-h + table")
     assert "acme" in tenants and "globex" in tenants
     assert "KeyDisabled" in page.inner_text("#refusals-h ~ table")
+    assert "2 tenants probed" in page.inner_text("#monitor-h + p")
     tab.shot("10-operator")

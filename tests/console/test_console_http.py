@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from console_world import CSRF, ConsoleWorld
+from console_world import CSRF, ConsoleWorld, sign_in
 from fastapi.testclient import TestClient
 
 from byok.api import create_app
@@ -30,20 +30,6 @@ def app_world(world: ConsoleWorld) -> ConsoleWorld:
 def client(app_world: ConsoleWorld) -> Iterator[TestClient]:
     with TestClient(create_app(app_world.vendor), follow_redirects=False) as test_client:
         yield test_client
-
-
-def sign_in(client: TestClient, token: str) -> str:
-    """Sign in; returns the CSRF token of the session's forms."""
-    form = client.get("/console/signin")
-    csrf = CSRF.search(form.text)
-    assert csrf is not None, form.text
-    answer = client.post("/console/signin", data={"token": token, "csrf_token": csrf.group(1)})
-    assert answer.status_code == 303, answer.text
-    home = client.get(answer.headers["location"])
-    assert home.status_code == 200, home.text
-    found = CSRF.search(home.text)
-    assert found is not None
-    return found.group(1)
 
 
 def test_pages_need_a_session(client: TestClient) -> None:

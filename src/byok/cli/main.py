@@ -59,6 +59,13 @@ def demo(
     json_output: bool = typer.Option(
         False, "--json", help="Narrate on stderr; print {ok, exit_code} as JSON on stdout."
     ),
+    serve: bool = typer.Option(
+        False,
+        "--serve",
+        help="Afterwards keep the web console running on the demo's data "
+        "(prints its URL and sign-in tokens; Ctrl-C stops it).",
+    ),
+    port: int = typer.Option(8080, "--port", help="With --serve: the console's port."),
 ) -> None:
     """Run the whole BYOK story on embedded defaults (local AWS, SQLite), narrated and checked.
 
@@ -67,13 +74,14 @@ def demo(
     """
     from byok.demo.story import run_demo
 
+    serve_port = port if serve else None
     if not json_output:
-        raise typer.Exit(run_demo())
+        raise typer.Exit(run_demo(serve_port=serve_port))
     from rich.console import Console
 
     from byok.demo.narration import Narrator
 
-    code = run_demo(Narrator(Console(stderr=True, highlight=False)))
+    code = run_demo(Narrator(Console(stderr=True, highlight=False)), serve_port=serve_port)
     emit_json({"ok": code == 0, "exit_code": code})
     raise typer.Exit(code)
 

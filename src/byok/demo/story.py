@@ -21,6 +21,7 @@ from byok.api.app import create_app
 from byok.api.server import BackgroundServer
 from byok.aws.clients import AwsSettings, ClientFactory, StaticCredentials
 from byok.core.policy.templates import CustomerSetup, VendorIdentity
+from byok.demo.console import serve_console
 from byok.demo.customer import Customer
 from byok.demo.narration import DemoFailed, Narrator
 from byok.errors import CustomerAccessError
@@ -40,6 +41,7 @@ __all__ = ["run_demo"]
 VENDOR_ACCOUNT = "111111111111"
 ACME_ACCOUNT = "222222222222"
 GLOBEX_ACCOUNT = "333333333333"
+NEW_ACCOUNT = "444444444444"  # the customer of the tenant a newcomer onboards (--serve)
 BOUND_S = 2.0
 ROLE = "document-storage-role"
 
@@ -56,8 +58,12 @@ class Stage:
     documents: dict[str, bytes] = field(default_factory=dict)
 
 
-def run_demo(narrator: Narrator | None = None) -> int:
-    """Run the demo. Returns the process exit code (0: every expectation held)."""
+def run_demo(narrator: Narrator | None = None, *, serve_port: int | None = None) -> int:
+    """Run the demo. Returns the process exit code (0: every expectation held).
+
+    With ``serve_port``, the web console then serves the demo's data on that port until
+    interrupted (``byok demo --serve``, :mod:`byok.demo.console`).
+    """
     say = narrator or Narrator()
     logging.getLogger("byok").setLevel(logging.ERROR)  # the demo narrates refusals itself
     with tempfile.TemporaryDirectory(prefix="byok-demo-") as home, LocalAwsServer() as server:
@@ -72,6 +78,9 @@ def run_demo(narrator: Narrator | None = None) -> int:
                 _migrate(say, stage, acme)
                 _export(say, stage)
                 _audit(say, stage)
+            if serve_port is not None:
+                serve_console(say, stage.vendor, endpoint_url=server.endpoint_url,
+                              customer_account=NEW_ACCOUNT, port=serve_port)  # fmt: skip
             stage.vendor.store.close()
         except DemoFailed as failed:
             say.console.print(f"[bold red]DEMO FAILED:[/] {failed}")

@@ -39,6 +39,17 @@ TenantId = Annotated[str, PathParam(pattern=TENANT_PATTERN)]
 MODES = {"direct": "Option A", "assume-role": "Option B"}
 CLIENT_ROLE = "byok-client-role"
 _FIELDS = ("mode", "key_arn", "region", "client_role_arn")
+#: Documents shown on the page with a copy button (the rest are downloads only).
+INLINE = ("key-policy-statements.json", "trust-policy.json", "permissions-policy.json")
+DESCRIBED = {
+    "key-policy-statements.json": "the statement(s) to add to your key's policy",
+    "trust-policy.json": "Option B: the client role's trust policy",
+    "key-policy.json": "the whole policy of a new key: your account, administrators, the vendor",
+    "cloudformation.json": "CloudFormation: creates the key (and for Option B the client role)",
+    "main.tf": "Terraform: the same as the CloudFormation template",
+    "permissions-policy.json": "Option B: the client role's KMS permissions",
+    "handover.json": "what you hand over",
+}
 
 
 def field_message(error: InvalidInput) -> str:
@@ -98,6 +109,7 @@ async def _render(
         command=setup_command(vendor, row, mode) if mode in MODES else "",
         regions=vendor.settings.allowed_regions, values=values or {}, errors=errors,
         newest=configs[-1] if configs else None, vendor_role_arn=vendor.settings.vendor_role_arn,
+        inline=INLINE, described=DESCRIBED,
     )  # fmt: skip
 
 
