@@ -32,6 +32,7 @@ from byok.core.policy.evaluate import Decision, Request, evaluate, kms_authorize
 from byok.errors import InvalidInput
 from byok.localaws.accounts import Caller, identity_policies, parsed_policy
 from byok.localaws.faults import FaultSet
+from byok.localaws.grants import check_grant_tokens, create_grant_context, grants_of, retire_grant
 from byok.localaws.kms_keys import KeyIndex, KeyRef, check_state, kms_backend
 from byok.localaws.trail import EventLog
 from byok.localaws.wire import AwsError, Call, Response, WsgiApp, call_app, json_response
@@ -66,6 +67,12 @@ _PARAMETERS = (
     ("DestinationEncryptionContext", "destinationEncryptionContext"),
     ("PendingWindowInDays", "pendingWindowInDays"),
     ("Description", "description"),
+    ("GranteePrincipal", "granteePrincipal"),
+    ("RetiringPrincipal", "retiringPrincipal"),
+    ("Operations", "operations"),
+    ("Constraints", "constraints"),
+    ("GrantId", "grantId"),
+    ("Name", "name"),
 )
 # AWS KMS API Reference, "Cross-account use: Yes" operations; every other operation works
 # only on keys of the caller's own account.
@@ -145,6 +152,10 @@ class KmsFidelity:
             return self._create_key(call, caller, params, keys)
         if operation == "ReEncrypt":
             return self._re_encrypt(call, caller, params, keys)
+        if operation == "RetireGrant":
+            self._faults.inject("kms", operation, caller.account)
+            keys.extend(retire_grant(self._index, caller, call.region, params))
+            return json_response({}, call.request_id)
         name = "TargetKeyId" if operation in _ALIAS_OPERATIONS else "KeyId"
         if operation == "Decrypt":
             ref = self._decrypt_key(call, caller, params)
@@ -158,7 +169,9 @@ class KmsFidelity:
             # served in the caller's own account, where that key does not exist
             raise AwsError("NotFoundException", f"Key '{ref.arn}' does not exist")
         self._faults.inject("kms", operation, caller.account)
-        self._authorize(caller, f"kms:{operation}", ref, params.get("EncryptionContext"))
+        extra = create_grant_context(params) if operation == "CreateGrant" else None
+        check_grant_tokens(params, ref)
+        self._authorize(caller, f"kms:{operation}", ref, params.get("EncryptionContext"), extra)
         check_state(operation, ref)
         if operation == "PutKeyPolicy":
             self._check_new_policy(caller, params, ref.arn)
@@ -229,9 +242,16 @@ class KmsFidelity:
         answer = _re_encrypt_blob(raw, source, source_context, target, target_context)
         return json_response(answer, call.request_id)
 
-    def _authorize(self, caller: Caller, action: str, ref: KeyRef, encryption_context: Any) -> None:
-        """Raise AccessDeniedException unless key policy and IAM policies allow ``action``."""
-        context: dict[str, str | list[str]] = {"kms:CallerAccount": caller.account}
+    def _authorize(
+        self,
+        caller: Caller,
+        action: str,
+        ref: KeyRef,
+        encryption_context: Any,
+        extra: Mapping[str, str | list[str]] | None = None,
+    ) -> None:
+        """Raise AccessDeniedException unless key policy, IAM policies and grants allow."""
+        context: dict[str, str | list[str]] = {"kms:CallerAccount": caller.account, **(extra or {})}
         if isinstance(encryption_context, Mapping) and encryption_context:
             context.update(
                 {f"kms:EncryptionContext:{k}": str(v) for k, v in encryption_context.items()}
@@ -241,7 +261,9 @@ class KmsFidelity:
             key_policy = parsed_policy(ref.key.policy, resource_policy=True)
             identity = [parsed_policy(t, resource_policy=False) for t in identity_policies(caller)]
             request = Request(caller.principal_arns, caller.account, action, ref.arn, context)
-            decision = kms_authorize(key_policy, identity, request, key_account=ref.account)
+            decision = kms_authorize(
+                key_policy, identity, request, key_account=ref.account, grants=grants_of(ref)
+            )
         except InvalidInput as exc:
             raise AwsError(
                 "AccessDeniedException",

@@ -124,6 +124,17 @@ class KeyIndex:
                     return KeyRef(account, region, backend.keys[key_id])
         return None
 
+    def all_keys(self) -> list[KeyRef]:
+        """Every key of every account and region."""
+        from moto.kms.models import kms_backends
+
+        return [
+            KeyRef(account, region, key)
+            for account, per_account in list(kms_backends.items())
+            for region, backend in list(per_account.items())
+            for key in list(backend.keys.values())
+        ]
+
     def locate(self, reference: str, account: str, region: str) -> KeyRef:
         """Resolve a KeyId parameter (key ARN, alias ARN, key id or alias name).
 

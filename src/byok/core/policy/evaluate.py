@@ -33,6 +33,7 @@ from byok.core.policy.document import (
     Statement,
     parse_policy,
 )
+from byok.core.policy.grants import Grant, match_grant
 from byok.core.policy.matching import (
     PrincipalMatch,
     Request,
@@ -44,6 +45,7 @@ __all__ = [
     "Condition",
     "Decision",
     "Explanation",
+    "Grant",
     "PolicyDocument",
     "PrincipalMatch",
     "PrincipalSet",
@@ -180,8 +182,9 @@ def kms_authorize(
     request: Request,
     *,
     key_account: str,
+    grants: Sequence[Grant] = (),
 ) -> Decision:
-    """Authorize a KMS request the way AWS KMS does (key policy authoritative).
+    """Authorize a KMS request the way AWS KMS does: key policy (authoritative), IAM, grants.
 
     AWS KMS Developer Guide, "Key policies": "Unless the key policy explicitly allows it, you
     cannot use IAM policies to allow access to a KMS key"; an IAM policy can always *deny*.
@@ -190,15 +193,51 @@ def kms_authorize(
     Another account: the key policy must allow the caller or its account, and the caller's
     identity policies must allow as well (root user of that account: implicit).
     ``kms:CallerAccount`` is added to the context when absent, as KMS always sets it.
+    Without a policy allow or deny, ``grants`` on the key may allow the request (AWS KMS
+    Developer Guide, "Grants in AWS KMS"; the encryption context is read from the
+    ``kms:EncryptionContext:<k>`` keys): :mod:`byok.core.policy.grants` has the rules.
 
     Returns:
-        EXPLICIT_DENY if any document denies, ALLOW per the rules above, else IMPLICIT_DENY.
+        EXPLICIT_DENY if any document denies (a grant never lifts it), ALLOW per the rules
+        above, else IMPLICIT_DENY.
 
     Raises:
         InvalidInput: as :func:`explain`, or field ``key_account`` if it is not 12 digits.
     """
     request = request.with_default_context({"kms:CallerAccount": request.principal_account})
-    return _authorize(key_policy, identity_policies, request, key_account)
+    decision = _authorize(key_policy, identity_policies, request, key_account)
+    if decision is not Decision.IMPLICIT_DENY or not grants:
+        return decision
+    return _grant_decision(grants, identity_policies, request, key_account)
+
+
+def _grant_decision(
+    grants: Sequence[Grant],
+    identity_policies: Sequence[PolicyDocument],
+    request: Request,
+    key_account: str,
+) -> Decision:
+    """ALLOW if a grant allows the request (rules: :mod:`byok.core.policy.grants`)."""
+    prefix = "kms:encryptioncontext:"
+    context = {
+        k[len(prefix) :]: v
+        for k, v in request.context.items()
+        if k.lower().startswith(prefix) and isinstance(v, str)
+    }
+    found = match_grant(
+        grants,
+        principal_arns=request.principal_arns,
+        principal_account=request.principal_account,
+        operation=request.action.split(":", 1)[1],
+        encryption_context=context,
+    )
+    if found is None:
+        return Decision.IMPLICIT_DENY
+    needs_identity = found.delegated or request.principal_account != key_account
+    if not needs_identity or request.is_root_user:
+        return Decision.ALLOW
+    identity = [evaluate(p, request, resource_policy=False) for p in identity_policies]
+    return Decision.ALLOW if Decision.ALLOW in identity else Decision.IMPLICIT_DENY
 
 
 def assume_role_authorize(
