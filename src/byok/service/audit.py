@@ -92,12 +92,32 @@ class AuditTrail:
             StorageError: it could not be appended (the caller's operation then fails too:
                 an action byok cannot audit is an action byok does not take).
         """
-        event = AuditEvent(
+        event = self.event(
+            operation, tenant=tenant, outcome=outcome, document=document, tk_id=tk_id,
+            kms_request_id=kms_request_id, size=size, detail=detail, actor=actor,
+        )  # fmt: skip
+        return self.log.append(event, seal=chain_hash)
+
+    def event(
+        self,
+        operation: str,
+        *,
+        tenant: str | None,
+        outcome: str = "ok",
+        document: str | None = None,
+        tk_id: str | None = None,
+        kms_request_id: str | None = None,
+        size: int = 0,
+        detail: Mapping[str, Any] | None = None,
+        actor: str | None = None,
+    ) -> AuditEvent:
+        """The event :meth:`record` would append, stamped now with the current actor (for a
+        write that appends it in its own transaction: ``byok.store.audit.append_in``)."""
+        return AuditEvent(
             seq=0, time=self._clock(), actor=actor or _ACTOR.get() or self.actor, tenant=tenant,
             operation=operation, outcome=outcome, document=document, tk_id=tk_id,
             kms_request_id=kms_request_id, bytes=size, detail=dict(detail or {}),
         )  # fmt: skip
-        return self.log.append(event, seal=chain_hash)
 
     def key_event(self, event: KeyEvent) -> None:
         """Envelope audit hook: one record per KMS call and per cache purge."""

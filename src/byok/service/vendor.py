@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from byok.aws.access import KeyAccessProvider
 from byok.aws.clients import ClientFactory
 from byok.aws.kms import KmsKeyWrapper
+from byok.core.audit_chain import AuditEvent
 from byok.core.context import tenant_key_context
 from byok.core.envelope import Envelope
 from byok.core.format import parse_header
@@ -46,6 +47,7 @@ from byok.store.audit import AuditLog
 from byok.store.blobs import BlobStore
 from byok.store.database import Store
 from byok.store.documents import DocumentHead, DocumentPage, DocumentRepository
+from byok.store.group_commit import WriteBatch
 from byok.store.schema import TenantState
 from byok.store.tenant_keys import SqlTenantKeyStore
 from byok.store.tenants import StoredKeyConfig, Tenant, TenantRepository
@@ -223,8 +225,10 @@ class Vendor:
             chunks = self.envelope.iter_encrypt(tenant, wrapper, name, source)
             header = next(chunks)
             tk_id = parse_header(header).tk_id
-            head = self.documents.put(tenant, name, itertools.chain((header,), chunks), tk_id=tk_id)
-        self.audit.record("document:put", tenant=tenant, document=name, tk_id=tk_id, size=head.size)
+            event = self.audit.event("document:put", tenant=tenant, document=name, tk_id=tk_id)
+            body = itertools.chain((header,), chunks)
+            # The document's row and its audit event commit together, or neither does.
+            head = self.documents.put(tenant, name, body, tk_id=tk_id, also=_appender(event))
         return head
 
     def get_document(self, tenant: str, name: str) -> OpenDocument:
@@ -392,6 +396,10 @@ class Vendor:
                 fix="Submit one with `byok tenant configure`.",
             )  # fmt: skip
         return configs[-1]
+
+
+def _appender(event: AuditEvent) -> Callable[[WriteBatch, DocumentHead], object]:
+    return lambda batch, head: batch.audit.append(replace(event, bytes=head.size))
 
 
 def _state_error(state: str, tenant: str) -> CustomerAccessError:

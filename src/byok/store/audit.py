@@ -1,6 +1,7 @@
 """The audit table and its serialised append (the chain rules are ``byok.core.audit_chain``).
 
-Every append runs in one write transaction that first locks the single
+Every append runs in a write transaction (its own batch of the group commit, or the
+caller's transaction with :func:`append_in`) that first locks the single
 ``audit_chain_head`` row (``SELECT ... FOR UPDATE`` on PostgreSQL; SQLite's
 ``BEGIN IMMEDIATE`` serialises writers anyway), takes the next sequence number and the
 previous hash from it, inserts the event with both hashes and moves the head. So the chain
@@ -13,15 +14,19 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm import Session
 
 from byok.core.audit_chain import AuditEvent, chain_hash
 from byok.errors import StorageError
-from byok.store.database import Store
 from byok.store.schema import AuditChainHead, AuditEventRow
 
-__all__ = ["AuditLog", "ChainedEvent", "Sealer", "chained_event"]
+if TYPE_CHECKING:
+    from byok.store.database import Store
+
+__all__ = ["AuditLog", "ChainAppender", "ChainedEvent", "Sealer", "chained_event"]
 
 #: Computes an event's hash from the previous hash and the event (with its ``seq`` set).
 Sealer = Callable[[str, AuditEvent], str]
@@ -46,6 +51,9 @@ class AuditLog:
     def append(self, event: AuditEvent, *, seal: Sealer = chain_hash) -> ChainedEvent:
         """Append ``event`` as the chain's next link (its ``seq`` is assigned here).
 
+        The append shares one durable commit with the concurrent writes of other requests
+        (``store.batched``, :mod:`byok.store.group_commit`); it returns after that commit.
+
         Args:
             event: the event; its ``seq`` is ignored and replaced by the next number.
             seal: computes the hash (default :func:`byok.core.audit_chain.chain_hash`).
@@ -56,16 +64,9 @@ class AuditLog:
         Raises:
             StorageError: the append failed (nothing was appended).
         """
-        with self.store.write() as session:
-            head = session.get(AuditChainHead, _HEAD_ID, with_for_update=True)
-            if head is None:
-                raise StorageError("the audit chain head is missing; the schema is damaged")
-            linked = dataclasses.replace(event, seq=head.last_seq + 1)
-            digest = seal(head.last_hash, linked)
-            session.add(_row(linked, head.last_hash, digest))
-            chained = ChainedEvent(linked, head.last_hash, digest)
-            head.last_seq, head.last_hash = linked.seq, digest
-        return chained
+        return self.store.batched.run(
+            lambda batch: batch.audit.append(event, seal=seal), savepoint=False
+        )
 
     def head(self) -> tuple[int, str]:
         """Return ``(last seq, last hash)``; ``(0, GENESIS_HASH)`` for an empty log.
@@ -100,13 +101,83 @@ class AuditLog:
             last = rows[-1].event.seq
 
 
-def _row(event: AuditEvent, prev_hash: str, digest: str) -> AuditEventRow:
-    return AuditEventRow(
-        seq=event.seq, time=event.time, actor=event.actor, tenant_id=event.tenant,
-        operation=event.operation, document=event.document, tk_id=event.tk_id,
-        kms_request_id=event.kms_request_id, outcome=event.outcome, bytes=event.bytes,
-        detail=dict(event.detail), prev_hash=prev_hash, hash=digest,
-    )  # fmt: skip
+class ChainAppender:
+    """Appends events to the chain inside one write transaction, inserted all at once.
+
+    The head row is read and locked (``SELECT ... FOR UPDATE``; SQLite's ``BEGIN
+    IMMEDIATE`` already serialises writers) at the first append; the events are chained in
+    memory and written by :meth:`flush` with one multi-row insert and one head update, just
+    before the transaction commits. :meth:`mark` and :meth:`undo` drop the events of a part
+    of the transaction that was rolled back (a group-commit item's savepoint).
+
+    Args:
+        session: the write transaction's session.
+    """
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+        self._head: tuple[int, str] | None = None
+        self._locked_seq = 0
+        self._rows: list[dict[str, Any]] = []
+
+    def append(self, event: AuditEvent, *, seal: Sealer = chain_hash) -> ChainedEvent:
+        """Chain ``event`` after the last one (its ``seq`` is assigned here).
+
+        Returns:
+            The event with its sequence number and hashes (stored when the transaction
+            that flushes it commits).
+
+        Raises:
+            StorageError: the chain head is missing.
+        """
+        if self._head is None:
+            self._head = self._lock_head()
+            self._locked_seq = self._head[0]
+        seq, prev = self._head
+        linked = dataclasses.replace(event, seq=seq + 1)
+        digest = seal(prev, linked)
+        self._rows.append(_values(linked, prev, digest))
+        self._head = (linked.seq, digest)
+        return ChainedEvent(linked, prev, digest)
+
+    def mark(self) -> tuple[tuple[int, str] | None, int]:
+        """Where the chain is now (for :meth:`undo`)."""
+        return self._head, len(self._rows)
+
+    def undo(self, mark: tuple[tuple[int, str] | None, int]) -> None:
+        """Forget the events appended since ``mark``."""
+        self._head, kept = mark
+        del self._rows[kept:]
+
+    def flush(self) -> None:
+        """Insert the pending events and move the head (in the session's transaction)."""
+        if not self._rows or self._head is None:
+            return
+        self._session.execute(insert(AuditEventRow), self._rows)
+        self._session.execute(
+            update(AuditChainHead)
+            .where(AuditChainHead.id == _HEAD_ID)
+            .values(last_seq=self._head[0], last_hash=self._head[1])
+        )
+        self._rows = []
+
+    def _lock_head(self) -> tuple[int, str]:
+        query = select(AuditChainHead.last_seq, AuditChainHead.last_hash)
+        head = self._session.execute(
+            query.where(AuditChainHead.id == _HEAD_ID).with_for_update()
+        ).one_or_none()
+        if head is None:
+            raise StorageError("the audit chain head is missing; the schema is damaged")
+        return int(head[0]), str(head[1])
+
+
+def _values(event: AuditEvent, prev_hash: str, digest: str) -> dict[str, Any]:
+    return {
+        "seq": event.seq, "time": event.time, "actor": event.actor, "tenant_id": event.tenant,
+        "operation": event.operation, "document": event.document, "tk_id": event.tk_id,
+        "kms_request_id": event.kms_request_id, "outcome": event.outcome, "bytes": event.bytes,
+        "detail": dict(event.detail), "prev_hash": prev_hash, "hash": digest,
+    }  # fmt: skip
 
 
 def _chained(row: AuditEventRow) -> ChainedEvent:

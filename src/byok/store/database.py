@@ -31,6 +31,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from byok.errors import ByokError, Conflict, StorageError
+from byok.store.group_commit import GroupCommit
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -61,6 +62,9 @@ class Store:
         self._engine = engine
         self._write_engine = engine.execution_options(**{_WRITE: True})
         self.clock = clock
+        #: Shared durable write transactions for the short writes of concurrent requests
+        #: (audit appends, document rows): ``store.batched.run(lambda batch: ...)``.
+        self.batched = GroupCommit(self.write, translate_errors)
         self._signals: SignalBus | None = None
         self._signals_lock = threading.Lock()
 

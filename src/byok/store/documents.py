@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 
 from sqlalchemy import Select, delete, select
 from sqlalchemy.exc import IntegrityError as SqlIntegrityError
@@ -39,6 +40,7 @@ from byok.store.document_types import (
     prefix_upper_bound,
     validate_document_name,
 )
+from byok.store.group_commit import WriteBatch
 from byok.store.schema import DocumentRow, DocumentState, TenantKeyRow, TenantRow, TenantState
 
 __all__ = [
@@ -72,8 +74,12 @@ class DocumentRepository:
         *,
         tk_id: str | None = None,
         if_generation: int | None = None,
+        also: Callable[[WriteBatch, DocumentHead], object] | None = None,
     ) -> DocumentHead:
         """Store ``body`` (streamed, any size) as the new visible version of ``name``.
+
+        The row is committed in a shared durable transaction (``store.batched``) with the
+        rows of concurrent requests; this returns after that commit.
 
         Args:
             tenant: the tenant id.
@@ -81,6 +87,7 @@ class DocumentRepository:
             body: the (encrypted) bytes.
             tk_id: the tenant key they are encrypted under (must exist for the tenant).
             if_generation: only replace this generation (0: only if there is none).
+            also: more writes that commit with the row or not at all (e.g. its audit event).
 
         Returns:
             The head of the committed version.
@@ -95,7 +102,7 @@ class DocumentRepository:
         _check(tenant, name, if_generation)
         blob = self.blobs.put(body, prefix=f"{tenant}/")
         try:
-            head, replaced = self._commit_put(tenant, name, blob, tk_id, if_generation)
+            head, replaced = self._commit_put(tenant, name, blob, tk_id, if_generation, also)
         except (Conflict, NotFound, StateError):
             self._delete_blob_quietly(blob.key)  # certainly not committed
             raise
@@ -104,12 +111,23 @@ class DocumentRepository:
         return head
 
     def _commit_put(
-        self, tenant: str, name: str, blob: BlobInfo, tk_id: str | None, expected: int | None
+        self,
+        tenant: str,
+        name: str,
+        blob: BlobInfo,
+        tk_id: str | None,
+        expected: int | None,
+        also: Callable[[WriteBatch, DocumentHead], object] | None,
     ) -> tuple[DocumentHead, tuple[int, str] | None]:
+        def work(batch: WriteBatch) -> tuple[DocumentHead, tuple[int, str] | None]:
+            done = _insert_version(batch.session, tenant, name, blob, tk_id, expected, self.store)
+            if also is not None:
+                also(batch, done[0])
+            return done
+
         for attempt in range(_PUT_ATTEMPTS):
             try:
-                with self.store.write() as session:
-                    return _insert_version(session, tenant, name, blob, tk_id, expected, self.store)
+                return self.store.batched.run(work)
             except Conflict as exc:
                 # Another put inserted the first LIVE row of this name between our read and
                 # our insert (the unique index refused ours): read again and replace it.
@@ -221,12 +239,13 @@ class DocumentRepository:
         """
         try:
             self.blobs.delete(blob_key)
-            with self.store.write() as session:
-                session.execute(
+            self.store.batched.run(
+                lambda batch: batch.session.execute(
                     delete(DocumentRow).where(
                         DocumentRow.id == generation, DocumentRow.state != DocumentState.LIVE
                     )
                 )
+            )
         except StorageError as exc:
             log.warning("removal of generation %s deferred to fsck: %s", generation, exc.message)
             return False
