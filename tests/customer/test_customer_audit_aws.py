@@ -311,3 +311,30 @@ def test_cloudtrail_unreadable_is_reported_as_unknown(aws: CustomerAws) -> None:
     trails = read_trails(refused, "us-east-1")
     assert not trails.readable and trails.to_dict()["status"] == "unknown"
     assert "cloudtrail:DescribeTrails" in trails.evidence
+
+
+@pytest.mark.parametrize("mode", ["direct", "assume-role"])
+def test_grants_to_the_vendor_are_listed(
+    local_aws: Any, vendor: Vendor, account: str, configured: Configure, mode: str
+) -> None:
+    setup, audit = configured(mode)
+    kms = local_aws.client("kms", account)
+    vendor_principal = (
+        setup.client_role_arn
+        if mode == "assume-role"
+        else f"arn:aws:iam::{vendor.identity.account}:role/{STORAGE_ROLE}"
+    )
+    made = kms.create_grant(
+        KeyId=setup.key_arn, GranteePrincipal=vendor_principal, Operations=["Decrypt"]
+    )
+    other = local_aws.new_account()
+    kms.create_grant(
+        KeyId=setup.key_arn, GranteePrincipal=f"arn:aws:iam::{other}:root", Operations=["Decrypt"]
+    )
+    result = audit()
+    assert _codes(result) == {"grant-to-vendor"}  # the other account's grant is not the vendor's
+    finding = _finding(result, "grant-to-vendor")
+    assert finding.severity is Severity.MEDIUM and made["GrantId"] in finding.evidence
+    assert vendor_principal in finding.evidence and "RevokeGrant" in finding.fix
+    kms.revoke_grant(KeyId=setup.key_arn, GrantId=made["GrantId"])
+    assert audit().report.findings == ()

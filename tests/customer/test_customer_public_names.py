@@ -6,7 +6,15 @@ import importlib
 
 import pytest
 
-MODULES = ["activity", "audit", "aws", "checks", "plan", "setup"]  # views: byok.cli.customer_views
+MODULES = [
+    "activity",
+    "audit",
+    "aws",
+    "checks",
+    "grant_checks",
+    "plan",
+    "setup",
+]  # views: byok.cli.customer_views
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -7,6 +7,7 @@ Reads, with the customer's own credentials (read-only calls only):
 * Option B, the client role: ``iam:GetRole`` (trust policy, session length), its inline
   policies (``iam:ListRolePolicies``/``GetRolePolicy``) and attached managed policies
   (``iam:ListAttachedRolePolicies``/``GetPolicy``/``GetPolicyVersion``);
+* the key's grants: ``kms:ListGrants`` (all pages; refused: "unknown");
 * CloudTrail in the key's region: ``cloudtrail:DescribeTrails`` (shadow trails included),
   ``GetTrailStatus`` and ``GetEventSelectors``; if they are refused the answer is "unknown".
 
@@ -36,6 +37,7 @@ from byok.customer.checks import (
     selectors_cover_kms,
     trail_findings,
 )
+from byok.customer.grant_checks import grant_findings
 from byok.errors import ByokError, ConfigurationError, InvalidInput, TransientKmsError
 
 __all__ = [
@@ -44,6 +46,7 @@ __all__ = [
     "Finding",
     "Severity",
     "exit_code_for",
+    "read_grants",
     "read_key",
     "read_trails",
     "run_audit",
@@ -142,6 +145,7 @@ def run_audit(
     trust: Any = None
     permissions: list[Any] = []
     role: Mapping[str, Any] | None = None
+    found += grant_findings(read_grants(aws, key.arn), vendor.account, client_role_arn)
     if mode == "assume-role" and client_role_arn is not None:
         role, permissions = _read_role(aws, client_role_arn)
         found += role_findings(client_role_arn, role)
@@ -204,6 +208,28 @@ def read_key(aws: CustomerAws, key_arn: str) -> tuple[KeyFacts, dict[str, Any]]:
     )
     # KeyUsage defaults to ENCRYPT_DECRYPT (CreateKey); moto omits it when it was not given.
     return facts, _document(policy)
+
+
+def read_grants(aws: CustomerAws, key_arn: str) -> list[dict[str, Any]] | None:
+    """Every grant on the key (``kms:ListGrants``, all pages), or None if it was refused."""
+    region = parse_key_arn(key_arn).region
+    grants: list[dict[str, Any]] = []
+    marker: dict[str, str] = {}
+    while True:
+        page = aws.call(
+            "kms",
+            "ListGrants",
+            region=region,
+            KeyId=key_arn,
+            missing=("AccessDeniedException",),
+            **marker,
+        )
+        if page is None:
+            return None
+        grants.extend(dict(g) for g in page.get("Grants") or ())
+        if not page.get("Truncated") or not page.get("NextMarker"):
+            return grants
+        marker = {"Marker": str(page["NextMarker"])}
 
 
 def read_trails(aws: CustomerAws, region: str) -> TrailFacts:

@@ -22,6 +22,8 @@ external-id-mismatch      high      the trust policy's External ID is not the ve
 role-session-long         info      the client role allows sessions over one hour
 cloudtrail-not-logging    medium    no trail logs the key's region's read management events
 cloudtrail-unknown        info      the trails could not be read
+grant-to-vendor           medium    a grant names the vendor (byok.customer.grant_checks)
+grants-unknown            info      the key's grants could not be listed
 ========================  ========  ==========================================================
 """
 
