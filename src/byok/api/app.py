@@ -2,7 +2,8 @@
 
 The API only parses input, checks the caller's token (:mod:`byok.api.auth`), calls the
 service and maps errors (:mod:`byok.api.problems`); everything else is the service's.
-Blocking service calls run in worker threads; uploads and downloads stream.
+Blocking service calls run in worker threads; uploads and downloads stream. Who may hold
+what (body timeouts, concurrent uploads, separate thread limiters): :mod:`byok.api.limits`.
 
 Serve it with uvicorn (``byok serve``)::
 
@@ -14,20 +15,23 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import replace
 from typing import Any
 
 from fastapi import FastAPI
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from byok.api.auth import AuditActorMiddleware, Authenticator
+from byok.api.authn import AuthenticationMiddleware, Authenticator
 from byok.api.console import create_console
-from byok.api.metrics import ApiMetrics, MetricsMiddleware
-from byok.api.problems import (
-    BodyTooLarge,
-    install_problem_handlers,
-    problem_openapi,
-    problem_response,
+from byok.api.limits import (
+    LoopLimiter,
+    RequestGuardMiddleware,
+    ServingLimits,
+    UploadGate,
+    install_limit_handlers,
 )
+from byok.api.metrics import ApiMetrics, MetricsMiddleware
+from byok.api.probes import Readiness
+from byok.api.problems import install_problem_handlers, problem_openapi
 from byok.api.routes import documents, service, tenants
 from byok.service.monitor import KeyMonitor
 from byok.service.vendor import Vendor
@@ -35,8 +39,8 @@ from byok.store.tokens import TokenRepository
 
 __all__ = ["DEFAULT_MAX_BODY_BYTES", "DEFAULT_MAX_JSON_BYTES", "create_app"]
 
-DEFAULT_MAX_BODY_BYTES = 1024**3  # one document upload: 1 GiB
-DEFAULT_MAX_JSON_BYTES = 64 * 1024  # any other request body
+DEFAULT_MAX_BODY_BYTES = ServingLimits.max_body_bytes  # one document upload: 1 GiB
+DEFAULT_MAX_JSON_BYTES = ServingLimits.max_json_bytes  # any other request body
 API_VERSION = "1.0.0"
 
 _DESCRIPTION = """\
@@ -52,9 +56,9 @@ def create_app(
     vendor: Vendor,
     *,
     monitor: KeyMonitor | None = None,
-    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
-    max_json_bytes: int = DEFAULT_MAX_JSON_BYTES,
-    token_cache_ttl_s: float = 5.0,
+    max_body_bytes: int | None = None,
+    max_json_bytes: int | None = None,
+    limits: ServingLimits | None = None,
     console: bool = True,
 ) -> FastAPI:
     """Build the API application.
@@ -62,35 +66,49 @@ def create_app(
     Args:
         vendor: the service.
         monitor: the key monitor to report on (and start/stop with the app), if any.
-        max_body_bytes: largest document upload (bigger: 413).
-        max_json_bytes: largest body of every other request (bigger: 413).
-        token_cache_ttl_s: seconds a valid token is trusted without a database read (a
-            revoked token keeps working at most this long).
-        console: serve the web console under ``/console`` (docs/CONSOLE.md).
+        max_body_bytes: largest document upload (bigger: 413); overrides ``limits``.
+        max_json_bytes: largest body of every other request (bigger: 413); overrides
+            ``limits``.
+        limits: body, timeout and upload-concurrency limits (default
+            :class:`ServingLimits`; docs/OPERATIONS.md#serving).
+        console: serve the web console under ``/console`` (docs/CONSOLE.md); it
+            authenticates its own sessions.
 
     Returns:
         The FastAPI application.
     """
-
+    limits = replace(
+        limits or ServingLimits(),
+        **{k: v for k, v in (("max_body_bytes", max_body_bytes),
+                             ("max_json_bytes", max_json_bytes)) if v is not None},
+    )  # fmt: skip
     app = FastAPI(
         title="byok", version=API_VERSION, description=_DESCRIPTION, lifespan=_lifespan(monitor),
     )  # fmt: skip
     metrics = ApiMetrics(vendor)
     app.state.vendor = vendor
     app.state.monitor = monitor
-    app.state.max_body_bytes = max_body_bytes
+    app.state.limits = limits
+    app.state.max_body_bytes = limits.max_body_bytes
+    app.state.uploads = UploadGate(limits)
+    app.state.upload_threads = LoopLimiter(limits.uploads_total)
     app.state.metrics = metrics
-    app.state.authenticator = Authenticator(
-        TokenRepository(vendor.store), cache_ttl_s=token_cache_ttl_s
-    )
+    app.state.readiness = Readiness(vendor.store)
+    authenticator = Authenticator(TokenRepository(vendor.store))
+    app.state.authenticator = authenticator
+    bus = getattr(vendor.store, "signals", None)
+    if bus is not None:
+        authenticator.listen(bus)
     install_problem_handlers(app, on_key_error=metrics.count_key_error)
+    install_limit_handlers(app)
     for module in (tenants, documents, service):
         app.include_router(module.router)
     if console:
         app.mount("/console", create_console(vendor, monitor=monitor))
-    app.add_middleware(BodyLimitMiddleware, documents=max_body_bytes, other=max_json_bytes)
+    # Outermost last: metrics see every answer; authentication runs before the body is read.
+    app.add_middleware(RequestGuardMiddleware, limits=limits)
+    app.add_middleware(AuthenticationMiddleware, authenticator=authenticator)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
-    app.add_middleware(AuditActorMiddleware)
     _document_problems(app)
     return app
 
@@ -121,57 +139,3 @@ def _lifespan(monitor: KeyMonitor | None) -> Callable[[FastAPI], AbstractAsyncCo
                 monitor.stop()
 
     return lifespan
-
-
-class BodyLimitMiddleware:
-    """Refuse request bodies over the limit with 413: at once when ``Content-Length`` says
-    so, else when the streamed body passes it (the route then fails; nothing is stored).
-
-    Args:
-        app: the wrapped application.
-        documents: the limit for document uploads (``PUT .../documents/...``).
-        other: the limit for every other request.
-    """
-
-    def __init__(self, app: ASGIApp, *, documents: int, other: int) -> None:
-        self.app = app
-        self.documents = documents
-        self.other = other
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        upload = scope["method"] == "PUT" and "/documents/" in scope["path"]
-        limit = self.documents if upload else self.other
-        declared = _content_length(scope)
-        if declared is not None and declared > limit:
-            response = problem_response(
-                413, error="BodyTooLarge", detail=str(BodyTooLarge(limit)),
-                extra={"fix": f"Send at most {limit} bytes in one request."},
-                headers={"Connection": "close"},
-            )  # fmt: skip
-            await response(scope, receive, send)
-            return
-        received = 0
-
-        async def counting_receive() -> Message:
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > limit:
-                    raise BodyTooLarge(limit)
-            return message
-
-        await self.app(scope, counting_receive, send)
-
-
-def _content_length(scope: Scope) -> int | None:
-    for name, value in scope["headers"]:
-        if name == b"content-length":
-            try:
-                return int(value)
-            except ValueError:
-                return None
-    return None

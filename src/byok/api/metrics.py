@@ -4,7 +4,8 @@
 metric                                            source
 ================================================  ============================================
 ``byok_http_request_duration_seconds``            histogram by method, route template, status
-                                                  (whole request, streaming included)
+                                                  (whole request, streaming included); every
+                                                  label from a closed set (see below)
 ``byok_aws_calls_total{operation}``               the client factory's counter (per API call)
 ``byok_aws_call_attempts_total{operation}``       the same, per HTTP attempt (retries)
 ``byok_aws_call_errors_total{operation}``         the factory counter's errors, when it has them
@@ -13,6 +14,12 @@ metric                                            source
 ``byok_key_cache_hits_total`` / ``_misses_total``  when the cache counts them
 ``byok_tenants{state}``                           tenants by lifecycle state (read at scrape)
 ================================================  ============================================
+
+Label values never come from the client: ``method`` is one of :data:`KNOWN_METHODS` or
+``other``, ``route`` is the template of a route of this app (``/v1/tenants/{tenant}``) or
+``other`` (no route matched, or the request was refused before routing), ``status`` is a
+status this server sent. A client sending random methods and paths therefore adds at most
+``len(KNOWN_METHODS) + 1`` times (routes + 1) times (statuses) series, never one per request.
 """
 
 from __future__ import annotations
@@ -30,7 +37,11 @@ from byok.errors import ByokError
 from byok.service.vendor import Vendor
 from byok.store.schema import TenantState
 
-__all__ = ["ApiMetrics", "MetricsMiddleware"]
+__all__ = ["KNOWN_METHODS", "OTHER", "ApiMetrics", "MetricsMiddleware"]
+
+#: The methods byok serves; any other method is counted as :data:`OTHER`.
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS"})
+OTHER = "other"
 
 _BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
@@ -144,7 +155,18 @@ class MetricsMiddleware:
         try:
             await self.app(scope, receive, send_status)
         finally:
-            route = getattr(scope.get("route"), "path", None) or "unmatched"
-            self.metrics.latency.labels(scope["method"], route, str(status)).observe(
+            self.metrics.latency.labels(*request_labels(scope, status)).observe(
                 time.perf_counter() - started
             )
+
+
+def request_labels(scope: Scope, status: int) -> tuple[str, str, str]:
+    """The (method, route, status) labels of a request, each from a closed set.
+
+    Returns:
+        ``method`` in :data:`KNOWN_METHODS` or ``other``; ``route`` the matched route's
+        template (set by the router on the scope) or ``other``; ``status`` as sent.
+    """
+    method = scope["method"] if scope["method"] in KNOWN_METHODS else OTHER
+    route = getattr(scope.get("route"), "path", None)
+    return method, route if isinstance(route, str) else OTHER, str(status)

@@ -46,6 +46,7 @@ from byok.settings import Settings
 from byok.store.audit import AuditLog
 from byok.store.blobs import BlobStore
 from byok.store.database import Store
+from byok.store.document_types import document_name
 from byok.store.documents import DocumentHead, DocumentPage, DocumentRepository
 from byok.store.group_commit import WriteBatch
 from byok.store.schema import TenantState
@@ -220,6 +221,7 @@ class Vendor:
             StateError: the tenant is not active.
             InvalidInput, NotFound, Conflict, StorageError: from the store.
         """
+        name = document_name(name)  # NFC: one document per visible name
         wrapper = self.active_wrapper(tenant)
         with self._guard(tenant, "document:put", name):
             chunks = self.envelope.iter_encrypt(tenant, wrapper, name, source)
@@ -242,6 +244,7 @@ class Vendor:
             IntegrityError: the stored document is not authentic.
             CustomerAccessError, TransientKmsError, StateError: as :meth:`put_document`.
         """
+        name = document_name(name)
         wrapper = self.routing.reader(tenant, self.active_wrapper(tenant))
         reader = self.documents.get(tenant, name)
         try:
@@ -258,16 +261,18 @@ class Vendor:
 
     def head_document(self, tenant: str, name: str) -> DocumentHead:
         """The stored head of ``name`` (no key needed). Raises NotFound."""
-        return self.documents.head(tenant, name)
+        return self.documents.head(tenant, document_name(name))
 
     def list_documents(
         self, tenant: str, *, prefix: str = "", cursor: str | None = None, limit: int = 100
     ) -> DocumentPage:
         """One page of the tenant's documents by name."""
+        prefix = document_name(prefix, field="prefix") if prefix else prefix
         return self.documents.list(tenant, prefix=prefix, cursor=cursor, limit=limit)
 
     def delete_document(self, tenant: str, name: str) -> DocumentHead:
         """Delete ``name``. Raises NotFound."""
+        name = document_name(name)
         head = self.documents.delete(tenant, name)
         self.audit.record("document:delete", tenant=tenant, document=name, tk_id=head.tk_id)
         return head

@@ -1,7 +1,8 @@
 """Value types of the document store: heads, pages, open readers; names and list cursors.
 
-Names are 1-1,024 characters without control characters or lone surrogates. They sort by
-code point on every backend (``byok.store.schema``), which is what makes the prefix range of
+Names are 1-1,024 characters in Unicode normal form C, without control characters, line
+separators, bidirectional controls or lone surrogates (:func:`validate_document_name`). They
+sort by code point on every backend (``byok.store.schema``), which is what makes the prefix range of
 :func:`prefix_upper_bound` and the list cursors exact.
 """
 
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
@@ -19,17 +21,22 @@ from byok.store.schema import DocumentRow
 
 __all__ = [
     "MAX_LIST_LIMIT",
+    "MAX_NAME_BYTES",
     "MAX_NAME_LENGTH",
+    "NAME_RULES",
     "DocumentHead",
     "DocumentPage",
     "DocumentReader",
     "decode_cursor",
+    "document_name",
     "encode_cursor",
     "prefix_upper_bound",
     "validate_document_name",
 ]
 
 MAX_NAME_LENGTH = 1024
+#: A name of :data:`MAX_NAME_LENGTH` code points is at most this many bytes of UTF-8.
+MAX_NAME_BYTES = 4 * MAX_NAME_LENGTH
 MAX_LIST_LIMIT = 1000
 _CURSOR_TAG = b"byok-list-v1:"
 
@@ -100,22 +107,70 @@ class DocumentReader:
 
 
 def validate_document_name(name: object, *, field: str = "name") -> str:
-    """Return ``name`` if it is a storable document name.
+    """Return ``name`` if it is a storable document name (docs/API.md#document-names).
+
+    A storable name is 1 to :data:`MAX_NAME_LENGTH` code points (so at most
+    :data:`MAX_NAME_BYTES` bytes of UTF-8), already in Unicode normal form C, without lone
+    surrogates, control characters (C0, DEL, C1 including U+0085), line or paragraph
+    separators (U+2028, U+2029) or bidirectional controls (U+061C, U+200E, U+200F,
+    U+202A-U+202E, U+2066-U+2069): such characters make one name print as another
+    (``invoice[U+202E]fdp.exe``) or break the lines of a log or a terminal.
+    :func:`document_name` normalises first; this only checks.
 
     Raises:
-        InvalidInput: naming ``field`` if it is empty, too long, has control characters
-            or lone surrogates.
+        InvalidInput: naming ``field`` and the offending character, with the fix.
     """
-    fix = f"Use 1-{MAX_NAME_LENGTH} printable characters."
+    fix = NAME_RULES
     if not isinstance(name, str) or not 1 <= len(name) <= MAX_NAME_LENGTH:
         raise InvalidInput(field, f"must be 1 to {MAX_NAME_LENGTH} characters", fix=fix)
-    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in name):
-        raise InvalidInput(field, "contains a control character", fix=fix)
-    try:
-        name.encode("utf-8")
-    except UnicodeEncodeError:
-        raise InvalidInput(field, "is not valid Unicode text", fix=fix) from None
+    for char in name:
+        why = _refused(char)
+        if why is not None:
+            raise InvalidInput(field, f"contains {_describe(char)}: {why}", fix=fix)
+    if not unicodedata.is_normalized("NFC", name):
+        raise InvalidInput(field, "is not in Unicode normal form C", fix=fix)
     return name
+
+
+def document_name(name: object, *, field: str = "name") -> str:
+    """Return ``name`` normalised to Unicode NFC and checked (:func:`validate_document_name`).
+
+    The service calls this on every name it is given, so ``café`` typed as ``e`` plus a
+    combining accent (NFD, as macOS file names are) and as one ``é`` (NFC) name one
+    document, never two look-alike ones.
+
+    Raises:
+        InvalidInput: the name is not storable even once normalised (named, with the fix).
+    """
+    if isinstance(name, str):
+        name = unicodedata.normalize("NFC", name)
+    return validate_document_name(name, field=field)
+
+
+#: The rules, in the words every refusal's ``fix`` uses.
+NAME_RULES = (
+    f"Use 1-{MAX_NAME_LENGTH} characters of printable text (normal form C; '/' is allowed): no "
+    "control characters, line separators or bidirectional controls."
+)
+_BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e"
+                           "\u2066\u2067\u2068\u2069")  # fmt: skip
+
+
+def _refused(char: str) -> str | None:
+    code = ord(char)
+    if 0xD800 <= code <= 0xDFFF:
+        return "not valid Unicode text (a lone surrogate)"
+    if char in _BIDI_CONTROLS:
+        return "a bidirectional control (it can make the name display as another)"
+    if char in "\u2028\u2029":
+        return "a line or paragraph separator"
+    if unicodedata.category(char) == "Cc":
+        return "a control character"
+    return None
+
+
+def _describe(char: str) -> str:
+    return f"U+{ord(char):04X} ({unicodedata.name(char, 'unnamed')})"
 
 
 def prefix_upper_bound(prefix: str) -> str | None:

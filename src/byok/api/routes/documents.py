@@ -17,7 +17,8 @@ import anyio.to_thread
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
-from byok.api.auth import Action, requires
+from byok.api.auth import Action, AuthorizedRoute, requires
+from byok.api.limits import ServingLimits, prefetch
 from byok.api.models import TENANT_PATTERN, DocumentOut, DocumentPageOut
 from byok.api.problems import responses_for
 from byok.api.streams import RequestBodyReader
@@ -25,12 +26,15 @@ from byok.errors import ByokError
 from byok.service.documents import OpenDocument
 from byok.service.vendor import Vendor
 from byok.store.documents import MAX_LIST_LIMIT, DocumentHead
+from byok.store.tokens import TokenGrant
 
 __all__ = ["DownloadAborted", "router"]
 
 _log = logging.getLogger(__name__)
 
-router = APIRouter(prefix="/v1/tenants/{tenant}/documents", tags=["documents"])
+router = APIRouter(
+    prefix="/v1/tenants/{tenant}/documents", tags=["documents"], route_class=AuthorizedRoute
+)
 TenantId = Annotated[str, Path(pattern=TENANT_PATTERN, description="The tenant id")]
 DocName = Annotated[str, Path(description="Document name (may contain '/'), URL-encoded")]
 _KEY = (401, 403, 404, 409, 422, 500, 503)
@@ -78,12 +82,28 @@ def list_documents(
     "/{name:path}", response_model=DocumentOut, responses=responses_for(*_KEY, 413),
     summary="Upload a document (streamed; writer, tenant-admin)",
     openapi_extra={"requestBody": {"required": True, "content": _BINARY}},
-    dependencies=[Depends(requires(Action.DOC_WRITE))],
 )  # fmt: skip
-async def put_document(request: Request, tenant: TenantId, name: DocName) -> DocumentOut:
-    """Encrypt the raw request body under the tenant's key and store it as ``name``."""
-    body = RequestBodyReader(request.stream(), request.app.state.max_body_bytes)
-    head = await anyio.to_thread.run_sync(_vendor(request).put_document, tenant, name, body)
+async def put_document(
+    request: Request,
+    tenant: TenantId,
+    name: DocName,
+    grant: Annotated[TokenGrant, Depends(requires(Action.DOC_WRITE))],
+) -> DocumentOut:
+    """Encrypt the raw request body under the tenant's key and store it as ``name``.
+
+    At most so many uploads per token and per tenant at once (429 past it, before the body
+    is read). The first part of the body is read without a thread (a small document is then
+    complete), and the encrypt-and-store work runs on the upload threads, never on the
+    threads the other routes use (docs/OPERATIONS.md#serving).
+    """
+    limits: ServingLimits = request.app.state.limits
+    with request.app.state.uploads.admit(grant.token_id, tenant):
+        chunks = await prefetch(request.stream(), limits.upload_prefetch_bytes)
+        body = RequestBodyReader(chunks, limits.max_body_bytes)
+        head = await anyio.to_thread.run_sync(
+            _vendor(request).put_document, tenant, name, body,
+            limiter=request.app.state.upload_threads.get(),
+        )  # fmt: skip
     return DocumentOut.of(head)
 
 

@@ -8,19 +8,18 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from sqlalchemy import text
 
-from byok.api.auth import Action, requires
+from byok.api.auth import Action, AuthorizedRoute, requires
 from byok.api.models import TENANT_PATTERN, MonitorOut, ProbeOut
+from byok.api.probes import Readiness
 from byok.api.problems import responses_for
 from byok.api.streams import iter_text_writer
-from byok.errors import ByokError
 from byok.service.monitor import KeyMonitor
 from byok.service.vendor import Vendor
 
 __all__ = ["router"]
 
-router = APIRouter()
+router = APIRouter(route_class=AuthorizedRoute)
 TenantId = Annotated[str, Path(pattern=TENANT_PATTERN, description="The tenant id")]
 
 
@@ -67,8 +66,8 @@ def monitor_status(request: Request) -> MonitorOut:
 
 
 @router.get("/healthz", response_model=ProbeOut, tags=["service"], summary="Liveness probe")
-def healthz() -> ProbeOut:
-    """The process serves requests (no dependency is checked)."""
+async def healthz() -> ProbeOut:
+    """The process serves requests (no dependency is checked; no thread is used)."""
     return ProbeOut(status="ok")
 
 
@@ -76,13 +75,13 @@ def healthz() -> ProbeOut:
     "/readyz", response_model=ProbeOut, tags=["service"], summary="Readiness probe",
     responses={503: {"model": ProbeOut, "description": "The metadata database is unreachable"}},
 )  # fmt: skip
-def readyz(request: Request) -> Any:
-    """Ready when the metadata database answers."""
-    try:
-        with _vendor(request).store.read() as session:
-            session.execute(text("SELECT 1"))
-    except ByokError as exc:
-        body = ProbeOut(status="unavailable", checks={"database": exc.message})
+async def readyz(request: Request) -> Any:
+    """Ready when the metadata database answers (checked at most once a second, on a
+    thread of its own: it never waits behind tenant requests)."""
+    readiness: Readiness = request.app.state.readiness
+    result = await readiness.check()
+    if not result.ok:
+        body = ProbeOut(status="unavailable", checks={"database": result.detail})
         return JSONResponse(body.model_dump(), status_code=503)
     return ProbeOut(status="ok", checks={"database": "ok"})
 

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
 from starlette.exceptions import HTTPException
 
-from byok.api.auth import Action, requires
+from byok.api.auth import Action, AuthorizedRoute, requires
 from byok.api.models import (
     TENANT_PATTERN,
     ActivateRequest,
@@ -34,7 +34,7 @@ from byok.store.tokens import Role, TokenGrant, TokenRepository
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/v1/tenants", tags=["tenants"])
+router = APIRouter(prefix="/v1/tenants", tags=["tenants"], route_class=AuthorizedRoute)
 _AUTH = (401, 403, 404)
 TenantId = Annotated[str, Path(pattern=TENANT_PATTERN, description="The tenant id")]
 
@@ -213,7 +213,7 @@ def list_tokens(request: Request, tenant: TenantId) -> list[TokenOut]:
     dependencies=[Depends(requires(Action.TOKEN_CREATE))],
 )  # fmt: skip
 def revoke_token(request: Request, tenant: TenantId, token_id: str) -> Response:
-    """Revoke (idempotent); takes effect in every server within the grant cache time."""
+    """Revoke (idempotent); every server refuses the token from the cluster signal on."""
     TokenRepository(_vendor(request).store).revoke(token_id, tenant=tenant)
-    request.app.state.authenticator.forget()
+    request.app.state.authenticator.forget(token_id)
     return Response(status_code=204)
