@@ -11,16 +11,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from hostile_client import Served
+from hostile_client import LIMITS, SERVER, Served
 
 from api.api_world import make_world
-from byok.api.limits import ServingLimits
-from byok.api.server import BackgroundServer, ServerLimits
-
-LIMITS = ServingLimits(
-    max_body_bytes=4 << 20, body_read_timeout_s=1.0, uploads_per_token=2, uploads_per_tenant=3
-)
-SERVER = ServerLimits(head_timeout_s=1.0, max_connections=400)
+from byok.api.server import BackgroundServer
 
 
 @pytest.fixture(scope="module")

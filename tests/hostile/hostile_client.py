@@ -10,6 +10,14 @@ from dataclasses import dataclass
 import httpx
 
 from api.api_world import ApiWorld
+from byok.api.limits import ServingLimits
+from byok.api.server import ServerLimits
+
+#: The suite's limits: short timeouts and small bounds, so it stays fast.
+LIMITS = ServingLimits(
+    max_body_bytes=4 << 20, body_read_timeout_s=1.0, uploads_per_token=2, uploads_per_tenant=3
+)
+SERVER = ServerLimits(head_timeout_s=1.0, max_connections=400)
 
 
 @dataclass

@@ -12,6 +12,8 @@ from contextlib import ExitStack, contextmanager
 
 import pytest
 from hostile_client import (
+    LIMITS,
+    SERVER,
     Served,
     closed_within,
     one_response,
@@ -19,8 +21,6 @@ from hostile_client import (
     status_of,
     timed_get,
 )
-
-from conftest import LIMITS, SERVER
 
 pytestmark = pytest.mark.localaws
 

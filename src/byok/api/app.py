@@ -96,9 +96,7 @@ def create_app(
     app.state.readiness = Readiness(vendor.store)
     authenticator = Authenticator(TokenRepository(vendor.store))
     app.state.authenticator = authenticator
-    bus = getattr(vendor.store, "signals", None)
-    if bus is not None:
-        authenticator.listen(bus)
+    authenticator.listen(vendor.store.signals)  # revocations reach this process at once
     install_problem_handlers(app, on_key_error=metrics.count_key_error)
     install_limit_handlers(app)
     for module in (tenants, documents, service):

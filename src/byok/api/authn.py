@@ -32,7 +32,6 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import anyio.to_thread
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -41,6 +40,7 @@ from byok.api.limits import LoopLimiter
 from byok.api.problems import byok_problem, problem_response
 from byok.errors import ByokError
 from byok.service.audit import acting_as
+from byok.store.signals import Signal, SignalBus, SignalKind
 from byok.store.tokens import TokenGrant, TokenRepository, token_id_of
 
 __all__ = ["PUBLIC_PATHS", "AuthenticationMiddleware", "Authenticator", "Unauthenticated"]
@@ -50,9 +50,6 @@ PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/openapi.json", "/docs", "/doc
                           "/redoc"})  # fmt: skip
 #: Sub-applications that authenticate by themselves (the web console's session cookies).
 SELF_AUTHENTICATED = ("/console/", "/console")
-#: The cluster-signal kinds that invalidate cached grants.
-TOKEN_REVOKED = "token-revoked"  # noqa: S105 - a signal kind, not a secret
-TENANT_OFFBOARDED = "tenant-offboarded"
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="byok"'}
 
 
@@ -95,12 +92,16 @@ class Authenticator:
         self._cache: OrderedDict[str, _Entry] = OrderedDict()  # by token id
         self._epoch = 0  # bumped by every invalidation: a look-up racing one is not cached
         self._lookups = LoopLimiter(lookups)
-        self._bus: Any = None
+        self._bus: SignalBus | None = None
 
-    def listen(self, bus: Any) -> None:
-        """Invalidate cached grants on ``bus``'s signals (a ``byok.store.signals.SignalBus``)
-        and start its listener thread (idempotent)."""
-        bus.subscribe(self._on_signal, kinds={TOKEN_REVOKED, TENANT_OFFBOARDED})
+    def listen(self, bus: SignalBus) -> None:
+        """Invalidate cached grants on ``bus``'s signals and start its listener (idempotent).
+
+        Raises:
+            StorageError: the signal table cannot be read.
+        """
+        bus.subscribe(self._on_signal, kinds={SignalKind.TOKEN_REVOKED,
+                                              SignalKind.TENANT_OFFBOARDED})  # fmt: skip
         bus.start()
         self._bus = bus
 
@@ -142,8 +143,8 @@ class Authenticator:
             for key in doomed:
                 del self._cache[key]
 
-    def _on_signal(self, signal: Any) -> None:
-        if signal.kind == TOKEN_REVOKED:
+    def _on_signal(self, signal: Signal) -> None:
+        if signal.kind == SignalKind.TOKEN_REVOKED:
             self.forget(signal.subject or None, tenant=None if signal.subject else signal.tenant)
         elif signal.tenant:
             self.forget(tenant=signal.tenant)
@@ -196,7 +197,7 @@ class AuthenticationMiddleware:
         self.authenticator = authenticator
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path = scope["path"]
+        path = scope.get("path", "")
         if scope["type"] != "http" or path in PUBLIC_PATHS or _self_authenticated(path):
             await self.app(scope, receive, send)
             return

@@ -34,8 +34,10 @@ from byok.store.schema import (
     TenantRow,
     TenantState,
 )
+from byok.store.signals import SignalKind
 from byok.store.tenant_keys import StoredTenantKey
 from byok.store.tenants import check_config_transition, check_tenant_transition
+from byok.store.tokens import revoke_tenant_tokens
 
 __all__ = [
     "NewDocumentRow",
@@ -152,8 +154,10 @@ def shred_tenant(store: Store, tenant: str, *, detail: str) -> ShredResult:
     """Crypto-shred a tenant in one transaction (safe to repeat).
 
     The tenant becomes ``OFFBOARDED`` (no reads or writes from then on), its documents'
-    TK references are cleared, every wrapped TK row is deleted and every key configuration
-    is retired. Rows of documents and their blobs remain for :func:`document_blob_batch`.
+    TK references are cleared, every wrapped TK row is deleted, every key configuration
+    is retired and every API token of the tenant is revoked (with the cluster signals that
+    make every server process refuse them at once). Rows of documents and their blobs
+    remain for :func:`document_blob_batch`.
 
     Returns:
         A :class:`ShredResult`.
@@ -187,6 +191,10 @@ def shred_tenant(store: Store, tenant: str, *, detail: str) -> ShredResult:
             check_config_transition(KeyConfigState(config.state), KeyConfigState.RETIRED, tenant)
             config.state, config.updated_at = KeyConfigState.RETIRED, row.updated_at
             retired.append(config.version)
+        # Its tokens die with it, in this transaction: no window where an offboarded
+        # tenant's admin token still reads the tenant or mints new tokens.
+        revoke_tenant_tokens(session, store, tenant)
+        store.signals.publish(session, SignalKind.TENANT_OFFBOARDED, tenant=tenant)
     arns = tuple(dict.fromkeys(arn for _, arn in keys))
     return ShredResult(tuple(tk for tk, _ in keys), arns, tuple(sorted(retired)))
 

@@ -34,12 +34,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import CheckConstraint, ForeignKey, String, select
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from byok.core.tenant_config import validate_tenant_id
-from byok.errors import InvalidInput, NotFound
+from byok.errors import InvalidInput, NotFound, StateError
 from byok.store.database import Store
-from byok.store.schema import Base, TenantRow, UtcDateTime
+from byok.store.schema import Base, TenantRow, TenantState, UtcDateTime
+from byok.store.signals import SignalKind
 
 __all__ = [
     "TOKEN_PREFIX",
@@ -50,6 +51,7 @@ __all__ = [
     "TokenRepository",
     "hash_token",
     "mint_token",
+    "revoke_tenant_tokens",
     "token_id_of",
 ]
 
@@ -156,6 +158,7 @@ class TokenRepository:
             InvalidInput: an unknown role, a tenant given for an operator token or missing for
                 any other role, a malformed tenant id or an over-long label.
             NotFound: no such tenant.
+            StateError: the tenant is offboarded.
         """
         chosen = _role(role)
         _check_scope(chosen, tenant)
@@ -165,8 +168,12 @@ class TokenRepository:
         token = f"{TOKEN_PREFIX}{token_id}_{secrets.token_urlsafe(_SECRET_BYTES)}"
         now = self.store.clock()
         with self.store.write() as session:
-            if tenant is not None and session.get(TenantRow, tenant) is None:
+            row = None if tenant is None else session.get(TenantRow, tenant)
+            if tenant is not None and row is None:
                 raise NotFound("no such tenant", tenant=tenant, operation="token:create")
+            if row is not None and row.state == TenantState.OFFBOARDED:
+                raise StateError("the tenant is offboarded: it gets no new tokens",
+                                 tenant=tenant, operation="token:create")  # fmt: skip
             session.add(ApiTokenRow(
                 id=token_id, token_hash=hash_token(token), tenant_id=tenant, role=chosen,
                 label=label, created_at=now, revoked_at=None,
@@ -195,6 +202,9 @@ class TokenRepository:
     def revoke(self, token_id: str, *, tenant: str | None = None) -> TokenGrant:
         """Revoke a token (idempotent). With ``tenant``, only a token of that tenant.
 
+        The revocation and its ``token-revoked`` cluster signal commit together, so every
+        server process stops accepting the token as soon as the signal reaches it.
+
         Returns:
             The token's grant, marked revoked.
 
@@ -207,6 +217,9 @@ class TokenRepository:
                 raise NotFound("no such token", tenant=tenant, operation="token:revoke")
             if row.revoked_at is None:
                 row.revoked_at = self.store.clock()
+                # Same transaction: every server process drops its cached grant on commit.
+                self.store.signals.publish(session, SignalKind.TOKEN_REVOKED,
+                                           tenant=row.tenant_id, subject=row.id)  # fmt: skip
             return _grant(row)
 
     def list(self, *, tenant: str | None = None) -> Sequence[TokenGrant]:
@@ -216,6 +229,26 @@ class TokenRepository:
             query = query.where(ApiTokenRow.tenant_id == tenant)
         with self.store.read() as session:
             return [_grant(row) for row in session.scalars(query)]
+
+
+def revoke_tenant_tokens(session: Session, store: Store, tenant: str) -> int:
+    """Revoke every live token of ``tenant`` in the caller's transaction (offboarding).
+
+    One ``tenant-offboarded`` signal (published by the caller's change) makes every process
+    drop the tenant's cached grants; each revoked token also gets its own ``token-revoked``.
+
+    Returns:
+        How many tokens were revoked.
+    """
+    now = store.clock()
+    revoked = 0
+    for row in session.scalars(
+        select(ApiTokenRow).where(ApiTokenRow.tenant_id == tenant, ApiTokenRow.revoked_at.is_(None))
+    ):
+        row.revoked_at = now
+        store.signals.publish(session, SignalKind.TOKEN_REVOKED, tenant=tenant, subject=row.id)
+        revoked += 1
+    return revoked
 
 
 def mint_token(
