@@ -8,10 +8,13 @@ only ever attacked with requests that must be refused, and are checked intact af
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
 import pytest
 from api_world import ApiWorld, onboard
+
+from byok.errors import NotFound, StateError
 
 pytestmark = pytest.mark.localaws
 
@@ -110,27 +113,34 @@ def test_operator_offboards_a_tenant_and_only_that_tenant(world: ApiWorld) -> No
 
     state = world.client.get("/v1/tenants/doomed", headers=operator).json()
     assert state["state"] == "OFFBOARDED"
+    # Offboarding revoked every token of the tenant in the same transaction (issue 12):
+    # the tenant's own tokens get 401 everywhere, and no new one can be minted.
+    admin = world.as_role("doomed", "tenant-admin")
+    for headers in (writer, admin, world.as_role("doomed", "reader")):
+        for path in ("/v1/tenants/doomed", "/v1/tenants/doomed/documents",
+                     f"/v1/tenants/doomed/documents/{DOCS[0]}", "/v1/tenants/doomed/audit",
+                     "/v1/tenants/doomed/tokens"):  # fmt: skip
+            assert world.client.get(path, headers=headers).status_code == 401, path
+    assert world.client.post("/v1/tenants/doomed/tokens", json={"role": "writer"},
+                             headers=admin).status_code == 401  # fmt: skip
+    minted = world.client.post("/v1/tenants/doomed/tokens", json={"role": "writer"},
+                               headers=operator)  # fmt: skip
+    assert minted.status_code == 409 and minted.json()["error"] == "StateError", minted.text
+    # The documents are gone for the service too (what any later token would meet).
+    vendor = world.vendor
     for name in DOCS:
-        path = f"/v1/tenants/doomed/documents/{name}"
-        assert world.client.head(path, headers=writer).status_code == 404, name
-        assert world.client.delete(path, headers=writer).status_code == 404, name
-        # GET checks the tenant's key before looking the document up (Vendor.get_document),
-        # so an OFFBOARDED tenant's download is 409 StateError, not 404: refused either way.
-        gone = world.client.get(path, headers=writer)
-        assert gone.status_code == 409, (name, gone.text)
-        assert gone.headers["content-type"] == "application/problem+json"
-        assert "OFFBOARDED" in gone.json()["detail"] and b"doomed secret" not in gone.content
-        assert "destroyed" in gone.json()["fix"]
-    assert world.client.get("/v1/tenants/doomed/documents", headers=writer).json()["items"] == []
-    # Nor can anything be stored again.
-    refused = world.client.put("/v1/tenants/doomed/documents/new.txt", content=b"z", headers=writer)
-    assert refused.status_code == 409, refused.text
-    assert list(world.vendor.documents.blobs.list("doomed/")) == []
+        with pytest.raises(NotFound):
+            vendor.head_document("doomed", name)
+        with pytest.raises(StateError, match="OFFBOARDED"):
+            vendor.get_document("doomed", name)
+    assert vendor.list_documents("doomed").items == ()
+    with pytest.raises(StateError):
+        vendor.put_document("doomed", "new.txt", io.BytesIO(b"z"))
+    assert list(vendor.documents.blobs.list("doomed/")) == []
     # The audit chain keeps the offboarding (same event names the 422 test looks for).
-    audit = world.client.get(
-        "/v1/tenants/doomed/audit", headers=world.as_role("doomed", "tenant-admin")
-    )
-    assert '"tenant:crypto-shred"' in audit.text and '"tenant:offboard"' in audit.text
+    audit = io.StringIO()
+    vendor.audit.export_jsonl("doomed", audit)
+    assert '"tenant:crypto-shred"' in audit.getvalue() and '"tenant:offboard"' in audit.getvalue()
     _intact(world, "acme")
     _intact(world, "globex")
 
