@@ -100,6 +100,7 @@ class ByokError(Exception):
         """A JSON-safe description (used for API problem bodies and ``--json`` CLI output)."""
         return {
             "error": type(self).__name__,
+            "code": mapping_for(self).code,
             "message": self.message,
             "tenant": self.tenant,
             "operation": self.operation,
@@ -266,35 +267,42 @@ class StateError(ByokError):
 
 @dataclass(frozen=True)
 class ErrorMapping:
-    """How one error class is reported to API callers and CLI users."""
+    """How one error class is reported to API callers and CLI users.
+
+    ``code`` is the stable machine-readable name (API problem ``code``, CLI ``--json``
+    ``code``; docs/OPERATIONS.md#error-codes): clients branch on it, never on messages.
+    """
 
     http_status: int
     exit_code: int
     title: str
+    code: str = "error"
 
 
 # The one table mapping errors to HTTP status and CLI exit code (most specific first).
 # Customer-side key problems are 503 (service unavailable *for this tenant*, with a reason
-# the tenant can act on), never 500.
+# the tenant can act on), never 500. Codes say whether it is a *deny* (the customer's
+# set-up refuses: keys purged on every node) or an *outage* (throttled / unavailable: AWS
+# trouble, the tenant stays ACTIVE and a cached key may serve within the bound or grace).
 ERROR_TABLE: dict[type[ByokError], ErrorMapping] = {
-    InvalidInput: ErrorMapping(422, 2, "invalid input"),
-    ConfigurationError: ErrorMapping(400, 2, "configuration error"),
-    RoleAssumptionDenied: ErrorMapping(503, 10, "customer role cannot be assumed"),
-    KeyAccessDenied: ErrorMapping(503, 11, "access to customer key denied"),
-    KeyNotFound: ErrorMapping(503, 12, "customer key not found"),
-    KeyDisabled: ErrorMapping(503, 13, "customer key disabled"),
-    KeyPendingDeletion: ErrorMapping(503, 14, "customer key pending deletion"),
-    KeyUnsuitable: ErrorMapping(503, 15, "customer key unsuitable"),
-    CustomerAccessError: ErrorMapping(503, 16, "customer key unavailable"),
-    KmsThrottled: ErrorMapping(503, 20, "KMS throttled"),
-    KmsUnavailable: ErrorMapping(503, 21, "KMS unavailable"),
-    TransientKmsError: ErrorMapping(503, 22, "KMS trouble"),
-    IntegrityError: ErrorMapping(422, 30, "integrity check failed"),
-    NotFound: ErrorMapping(404, 40, "not found"),
-    Conflict: ErrorMapping(409, 41, "conflict"),
-    StorageError: ErrorMapping(500, 42, "storage error"),
-    StateError: ErrorMapping(409, 50, "invalid state"),
-    ByokError: ErrorMapping(500, 1, "error"),
+    InvalidInput: ErrorMapping(422, 2, "invalid input", "invalid-input"),
+    ConfigurationError: ErrorMapping(400, 2, "configuration error", "configuration"),
+    RoleAssumptionDenied: ErrorMapping(503, 10, "customer role cannot be assumed", "role-denied"),
+    KeyAccessDenied: ErrorMapping(503, 11, "access to customer key denied", "denied"),
+    KeyNotFound: ErrorMapping(503, 12, "customer key not found", "not-found"),
+    KeyDisabled: ErrorMapping(503, 13, "customer key disabled", "disabled"),
+    KeyPendingDeletion: ErrorMapping(503, 14, "customer key pending deletion", "pending-deletion"),
+    KeyUnsuitable: ErrorMapping(503, 15, "customer key unsuitable", "unsuitable"),
+    CustomerAccessError: ErrorMapping(503, 16, "customer key unavailable", "key-unavailable"),
+    KmsThrottled: ErrorMapping(503, 20, "KMS throttled", "throttled"),
+    KmsUnavailable: ErrorMapping(503, 21, "KMS unavailable", "unavailable"),
+    TransientKmsError: ErrorMapping(503, 22, "KMS trouble", "kms-trouble"),
+    IntegrityError: ErrorMapping(422, 30, "integrity check failed", "integrity"),
+    NotFound: ErrorMapping(404, 40, "not found", "no-such-resource"),
+    Conflict: ErrorMapping(409, 41, "conflict", "conflict"),
+    StorageError: ErrorMapping(500, 42, "storage error", "storage"),
+    StateError: ErrorMapping(409, 50, "invalid state", "invalid-state"),
+    ByokError: ErrorMapping(500, 1, "error", "error"),
 }
 
 

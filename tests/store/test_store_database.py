@@ -25,16 +25,18 @@ TABLES = {
     "console_sessions",
     "documents",
     "key_configs",
+    "key_events",
     "leases",
     "signals",
     "tenant_keys",
+    "tenant_policies",
     "tenants",
 }
 
 
 def test_open_applies_the_initial_migration(empty_database_url: str) -> None:
     store = Store.open(empty_database_url)
-    assert store.schema_revision() == Store.head_revision() == "0004_console_sessions"
+    assert store.schema_revision() == Store.head_revision() == "0005_key_policies"
     assert set(inspect(store.engine).get_table_names()) == TABLES
     store.close()
 
@@ -62,7 +64,7 @@ def test_migrate_is_idempotent_and_safe_concurrently(empty_database_url: str) ->
         thread.join()
     assert errors == []
     store = Store.open(database_url)
-    assert store.schema_revision() == "0004_console_sessions"
+    assert store.schema_revision() == "0005_key_policies"
     store.close()
 
 

@@ -23,6 +23,8 @@ __all__ = ["DATA_TABLES", "POSTGRES_ENV", "empty_tables", "fresh_schema", "postg
 POSTGRES_ENV = "BYOK_TEST_POSTGRES_URL"
 # Children before parents (foreign keys).
 DATA_TABLES = (
+    "tenant_policies",
+    "key_events",
     "documents",
     "tenant_keys",
     "console_sessions",

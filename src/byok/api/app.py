@@ -83,7 +83,8 @@ def create_app(
                              ("max_json_bytes", max_json_bytes)) if v is not None},
     )  # fmt: skip
     app = FastAPI(
-        title="byok", version=API_VERSION, description=_DESCRIPTION, lifespan=_lifespan(monitor),
+        title="byok", version=API_VERSION, description=_DESCRIPTION,
+        lifespan=_lifespan(monitor, vendor),
     )  # fmt: skip
     metrics = ApiMetrics(vendor)
     app.state.vendor = vendor
@@ -123,11 +124,15 @@ def _document_problems(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
-def _lifespan(monitor: KeyMonitor | None) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
-    """Start the key monitor (if any) with the app and stop it (releasing its lease) after."""
+def _lifespan(
+    monitor: KeyMonitor | None, vendor: Vendor
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """Start the cluster signal listener and the key monitor (if any) with the app; stop
+    them (releasing the monitor's lease) after."""
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        vendor.store.signals.start()  # other nodes' purges and revocations reach this one
         if monitor is not None:
             monitor.start()
         try:
@@ -135,5 +140,6 @@ def _lifespan(monitor: KeyMonitor | None) -> Callable[[FastAPI], AbstractAsyncCo
         finally:
             if monitor is not None:
                 monitor.stop()
+            vendor.store.signals.stop()
 
     return lifespan

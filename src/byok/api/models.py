@@ -50,6 +50,11 @@ class Problem(BaseModel):
     status: int = Field(description="The HTTP status code")
     detail: str = Field(description="What went wrong, in one sentence")
     error: str = Field(description="The byok error class name")
+    code: str | None = Field(
+        default=None,
+        description="Stable machine-readable code (denied, disabled, pending-deletion, "
+        "not-found, throttled, unavailable, ...; docs/OPERATIONS.md#error-codes)",
+    )
     tenant: str | None = Field(default=None, description="The tenant concerned, if any")
     operation: str | None = Field(default=None, description="What byok was doing")
     fix: str | None = Field(default=None, description="What the person who must act should do")

@@ -1,8 +1,9 @@
 """Errors as RFC 9457 problem bodies, from the one table in :mod:`byok.errors`.
 
 Every error a client sees is ``application/problem+json`` with ``type``, ``title``,
-``status`` and ``detail``, plus byok's ``error``, ``tenant``, ``operation``, ``fix`` (and
-``field`` for invalid input). Statuses come only from :func:`byok.errors.mapping_for`:
+``status`` and ``detail``, plus byok's ``error``, ``code`` (stable, machine-readable:
+docs/OPERATIONS.md#error-codes), ``tenant``, ``operation``, ``fix`` (and ``field`` for
+invalid input). Statuses come only from :func:`byok.errors.mapping_for`:
 a customer-side key problem is 503 with the fix the tenant can act on, never 500. A server
 bug is a bare 500 that says nothing about its cause (the log has it).
 """
@@ -91,7 +92,7 @@ def byok_problem(error: ByokError) -> JSONResponse:
     """
     mapping = mapping_for(error)
     fields = error.to_dict()
-    extra = {key: fields.get(key) for key in ("tenant", "operation", "fix")}
+    extra = {key: fields.get(key) for key in ("code", "tenant", "operation", "fix")}
     if "field" in fields:
         extra["field"] = fields["field"]
     headers = {"Retry-After": str(RETRY_AFTER_S)} if mapping.http_status == 503 else None

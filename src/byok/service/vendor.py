@@ -38,6 +38,7 @@ from byok.errors import (
     StateError,
 )
 from byok.service.audit import AuditTrail
+from byok.service.cluster import ClusterSync
 from byok.service.documents import OpenDocument
 from byok.service.key_routing import KeyRouting
 from byok.service.keystore import EnvelopeKeyStore
@@ -49,7 +50,9 @@ from byok.store.database import Store
 from byok.store.document_types import document_name
 from byok.store.documents import DocumentHead, DocumentPage, DocumentRepository
 from byok.store.group_commit import WriteBatch
+from byok.store.key_policies import KeyPolicyRepository
 from byok.store.schema import TenantState
+from byok.store.signals import SignalKind
 from byok.store.tenant_keys import SqlTenantKeyStore
 from byok.store.tenants import StoredKeyConfig, Tenant, TenantRepository
 
@@ -113,6 +116,9 @@ class Vendor:
         # Reads unwrap each TK with the CMK that wraps its row (needed while a key
         # migration runs: docs/OPERATIONS.md#key-migration).
         self.routing = KeyRouting(self)
+        self.policies = KeyPolicyRepository(store)
+        # Other nodes' key purges and state changes reach this process (byok.store.signals).
+        self.cluster = ClusterSync(self)
 
     # -- onboarding ------------------------------------------------------------------------
 
@@ -279,9 +285,9 @@ class Vendor:
 
     # -- key availability ------------------------------------------------------------------
 
-    def check_key(self, tenant: str) -> TenantState:
-        """Probe the tenant's key now (key monitor): DescribeKey, and for an unavailable
-        tenant also a real unwrap, so recovery is proven, not assumed.
+    def check_key(self, tenant: str, *, unwrap: bool = False) -> TenantState:
+        """Probe the tenant's key now (key monitor, key events): DescribeKey, and for an
+        unavailable tenant (or ``unwrap``) also a real unwrap, so access is proven.
 
         Returns:
             The tenant's state after the probe.
@@ -294,7 +300,7 @@ class Vendor:
                 description.ensure_usable(tenant)
                 if description.key_state != "Enabled":
                     raise _state_error(description.key_state, tenant)
-                if self.tenants.get(tenant).state == TenantState.KEY_UNAVAILABLE:
+                if unwrap or self.tenants.get(tenant).state == TenantState.KEY_UNAVAILABLE:
                     self._probe_unwrap(tenant, wrapper)
         except ByokError:
             pass  # recorded by _guard; the state says what happened
@@ -336,6 +342,17 @@ class Vendor:
         self.access.invalidate(tenant)
         self.routing.forget(tenant)
 
+    def forget_state(self, tenant: str) -> None:
+        """Re-read the tenant's state and configuration at its next use (another node
+        changed them)."""
+        self._serving.pop(tenant, None)
+
+    def purge_everywhere(self, tenant: str) -> None:
+        """Forget the tenant's keys here and signal every node to do the same."""
+        self.forget_tenant(tenant)
+        with self.store.write() as session:
+            self.store.signals.publish(session, SignalKind.TENANT_KEYS_PURGED, tenant=tenant)
+
     def _purge(self, tenant: str) -> None:
         self.envelope.purge_tenant(tenant)
 
@@ -373,6 +390,8 @@ class Vendor:
             stored = self.tenants.active_config(tenant)
             cached = _Serving(now + self._serving_ttl, tenant_row.state, stored)
             self._serving[tenant] = cached
+            grace = min(self.policies.get(tenant).outage_grace_s, self.cache.ttl_s)
+            self.cache.set_outage_grace(tenant, grace)  # customer-chosen; default 0
         if cached.state not in _SERVING:
             offboarded = cached.state == TenantState.OFFBOARDED
             raise StateError(

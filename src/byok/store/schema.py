@@ -18,6 +18,8 @@ audit_chain_head   one row: the last seq and hash; locked by every append so the
 leases             named, expiring leases (one process runs a periodic job)
 api_tokens         hashed API tokens (model in ``byok.store.tokens``; revision 0002)
 signals            cluster signals other nodes act on (``byok.store.signals``; 0003)
+tenant_policies    outage grace, key-event secret, key-loss policy (``key_policies``; 0005)
+key_events         accepted key-event ids, so a replay acts once (``key_policies``; 0005)
 =================  ===============================================================
 
 Times are stored timezone-aware and always come back as UTC (:class:`UtcDateTime`).

@@ -35,6 +35,7 @@ from byok.core.tenant_config import TenantKeyConfig, validate_external_id, valid
 from byok.errors import Conflict, InvalidInput, NotFound, StateError
 from byok.store.database import Store
 from byok.store.schema import KeyConfigRow, KeyConfigState, TenantRow, TenantState
+from byok.store.signals import SignalKind
 
 __all__ = [
     "CONFIG_TRANSITIONS",
@@ -232,6 +233,11 @@ class TenantRepository:
             check_tenant_transition(current, target, tenant)
             row.state, row.state_detail = target, detail
             row.updated_at = self.store.clock()
+            # Every node drops what it caches about the tenant (keys too, when it lost them):
+            # the change and its signal commit together (byok.store.signals).
+            self.store.signals.publish(
+                session, SignalKind.TENANT_STATE, tenant=tenant, subject=str(target)
+            )
             return Tenant.of(row)
 
     def submit_config(self, config: TenantKeyConfig) -> StoredKeyConfig:

@@ -11,6 +11,7 @@ from alembic import context
 from sqlalchemy import text
 
 import byok.store.console_sessions
+import byok.store.key_policies
 import byok.store.signals
 import byok.store.tokens  # noqa: F401 - registers its table on Base.metadata
 from byok.store.schema import Base
