@@ -33,7 +33,16 @@ from byok.errors import InvalidInput
 from byok.localaws.accounts import Caller, identity_policies, parsed_policy
 from byok.localaws.faults import FaultSet
 from byok.localaws.grants import check_grant_tokens, create_grant_context, grants_of, retire_grant
-from byok.localaws.kms_keys import KeyIndex, KeyRef, check_state, kms_backend
+from byok.localaws.kms_keys import KeyIndex, KeyRef, check_state
+from byok.localaws.kms_ops import (
+    check_replicate,
+    check_window,
+    ciphertext_key,
+    decrypt_blob,
+    finish_replicate,
+    fix_lifecycle_answer,
+    re_encrypt_blob,
+)
 from byok.localaws.trail import EventLog
 from byok.localaws.wire import AwsError, Call, Response, WsgiApp, call_app, json_response
 
@@ -73,6 +82,8 @@ _PARAMETERS = (
     ("Constraints", "constraints"),
     ("GrantId", "grantId"),
     ("Name", "name"),
+    ("MultiRegion", "multiRegion"),
+    ("ReplicaRegion", "replicaRegion"),
 )
 # AWS KMS API Reference, "Cross-account use: Yes" operations; every other operation works
 # only on keys of the caller's own account.
@@ -176,14 +187,33 @@ class KmsFidelity:
         if operation == "PutKeyPolicy":
             self._check_new_policy(caller, params, ref.arn)
         if operation == "ScheduleKeyDeletion":
-            _check_window(params)
+            check_window(params)
+        if operation == "Decrypt" and ref.key.multi_region:  # moto cannot: see kms_ops
+            return self._decrypt_here(call, params, ref)
+        if operation == "ReplicateKey":
+            check_replicate(self._index, ref, params)
+            if params.get("Policy") is not None:
+                region = str(params["ReplicaRegion"])
+                self._check_new_policy(caller, params, ref.arn.replace(ref.region, region, 1))
         # moto wants the bare id; the event records the KeyId as the caller sent it (as AWS).
         forwarded = {**params, name: ref.key.id} if name in params else params
         response = self._forward(call, forwarded, ref.account, ref.region)
-        return _fix_lifecycle_answer(operation, response, ref)
+        if operation == "ReplicateKey":
+            return finish_replicate(ref, params, response)
+        return fix_lifecycle_answer(operation, response, ref)
+
+    def _decrypt_here(self, call: Call, params: dict[str, Any], ref: KeyRef) -> Response:
+        _, raw = ciphertext_key(self._index, params.get("CiphertextBlob"), call.region)
+        plaintext = decrypt_blob(ref, raw, params.get("EncryptionContext") or {})
+        answer = {
+            "KeyId": ref.arn,
+            "Plaintext": base64.b64encode(plaintext).decode(),
+            "EncryptionAlgorithm": "SYMMETRIC_DEFAULT",
+        }
+        return json_response(answer, call.request_id)
 
     def _decrypt_key(self, call: Call, caller: Caller, params: dict[str, Any]) -> KeyRef:
-        ref, _ = self._index.locate_ciphertext(params.get("CiphertextBlob"))
+        ref, _ = ciphertext_key(self._index, params.get("CiphertextBlob"), call.region)
         if "KeyId" in params:
             named = self._index.locate(params["KeyId"], caller.account, call.region)
             if named.key.id != ref.key.id:
@@ -221,7 +251,7 @@ class KmsFidelity:
     def _re_encrypt(
         self, call: Call, caller: Caller, params: dict[str, Any], keys: list[KeyRef]
     ) -> Response:
-        source, raw = self._index.locate_ciphertext(params.get("CiphertextBlob"))
+        source, raw = ciphertext_key(self._index, params.get("CiphertextBlob"), call.region)
         if "SourceKeyId" in params:
             named = self._index.locate(params["SourceKeyId"], caller.account, call.region)
             if named.key.id != source.key.id:
@@ -239,7 +269,7 @@ class KmsFidelity:
         self._authorize(caller, "kms:ReEncryptTo", target, target_context)
         check_state("ReEncrypt", source)
         check_state("ReEncrypt", target)
-        answer = _re_encrypt_blob(raw, source, source_context, target, target_context)
+        answer = re_encrypt_blob(raw, source, source_context, target, target_context)
         return json_response(answer, call.request_id)
 
     def _authorize(
@@ -337,59 +367,3 @@ class KmsFidelity:
             user_agent=call.environ.get("HTTP_USER_AGENT", ""),
             source_ip=call.environ.get("REMOTE_ADDR", "127.0.0.1"),
         )
-
-
-def _re_encrypt_blob(
-    raw: bytes,
-    source: KeyRef,
-    source_context: dict[str, str],
-    target: KeyRef,
-    target_context: dict[str, str],
-) -> dict[str, Any]:
-    """Decrypt under the source owner's backend, encrypt under the target owner's.
-
-    moto's own ReEncrypt serves one account only; a tenant moving to a key of another
-    account (or region) needs the two owners' backends.
-    """
-    try:
-        plaintext, source_arn = kms_backend(source.account, source.region).decrypt(
-            ciphertext_blob=raw, encryption_context=source_context
-        )
-        blob, target_arn = kms_backend(target.account, target.region).encrypt(
-            key_id=target.key.id, plaintext=plaintext, encryption_context=target_context
-        )
-    except Exception as exc:  # moto's JsonRESTError family carries error_type and message
-        code = getattr(exc, "error_type", None)
-        if code is None:
-            raise
-        raise AwsError(str(code), str(getattr(exc, "message", ""))) from exc
-    return {
-        "CiphertextBlob": base64.b64encode(blob).decode(),
-        "SourceKeyId": source_arn,
-        "KeyId": target_arn,
-        "SourceEncryptionAlgorithm": "SYMMETRIC_DEFAULT",
-        "DestinationEncryptionAlgorithm": "SYMMETRIC_DEFAULT",
-    }
-
-
-def _check_window(params: dict[str, Any]) -> None:
-    days = params.get("PendingWindowInDays", 30)
-    if not isinstance(days, int) or not 7 <= days <= 30:
-        raise AwsError(
-            "ValidationException",
-            f"1 validation error detected: Value '{days}' at "
-            "'pendingWindowInDays' failed to satisfy constraint: Member must have "
-            "value between 7 and 30",
-        )
-
-
-def _fix_lifecycle_answer(operation: str, response: Response, ref: KeyRef) -> Response:
-    """moto answers deletion calls with the bare id; AWS with the key ARN and the state."""
-    if operation not in ("ScheduleKeyDeletion", "CancelKeyDeletion") or response.status != 200:
-        return response
-    body = response.json() or {}
-    body["KeyId"] = ref.arn
-    if operation == "ScheduleKeyDeletion":
-        body["KeyState"] = "PendingDeletion"
-    response.body = json.dumps(body).encode()
-    return response

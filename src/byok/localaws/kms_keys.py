@@ -22,7 +22,14 @@ from typing import Any
 
 from byok.localaws.wire import AwsError
 
-__all__ = ["CRYPTO_OPERATIONS", "KeyIndex", "KeyRef", "check_state", "kms_backend"]
+__all__ = [
+    "CRYPTO_OPERATIONS",
+    "KeyIndex",
+    "KeyRef",
+    "check_state",
+    "ciphertext_bytes",
+    "kms_backend",
+]
 
 _KMS_ARN = re.compile(r"arn:aws(?:-cn|-us-gov)?:kms:([a-z0-9-]+):([0-9]{12}):(key|alias)/(.+)")
 _KEY_ID_LEN = 36  # moto's ciphertext starts with the 36-character key id
@@ -179,17 +186,27 @@ class KeyIndex:
             AwsError: InvalidCiphertextException if the blob is not a ciphertext;
                 AccessDeniedException (AWS's message) if its key does not exist.
         """
-        try:
-            raw = base64.b64decode(blob, validate=True) if isinstance(blob, str) else b""
-        except (binascii.Error, ValueError):
-            raw = b""
-        if len(raw) < _MIN_CIPHERTEXT:
-            raise AwsError("InvalidCiphertextException", "The ciphertext is invalid.")
+        raw = ciphertext_bytes(blob)
         key_id = raw[:_KEY_ID_LEN].decode("ascii", "replace")
         found = self.find(key_id)
         if found is None:
             raise AwsError("AccessDeniedException", _CIPHERTEXT_UNKNOWN)
         return found, raw
+
+
+def ciphertext_bytes(blob: Any) -> bytes:
+    """The decoded (base64) ciphertext blob.
+
+    Raises:
+        AwsError: InvalidCiphertextException if it is not base64 of a moto ciphertext.
+    """
+    try:
+        raw = base64.b64decode(blob, validate=True) if isinstance(blob, str) else b""
+    except (binascii.Error, ValueError):
+        raw = b""
+    if len(raw) < _MIN_CIPHERTEXT:
+        raise AwsError("InvalidCiphertextException", "The ciphertext is invalid.")
+    return raw
 
 
 def check_state(operation: str, ref: KeyRef) -> None:
