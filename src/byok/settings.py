@@ -16,6 +16,10 @@ variable                                  meaning (default)
 ``BYOK_ALLOWED_REGIONS``                  comma list (``us-east-1``)
 ``BYOK_REVOCATION_BOUND_SECONDS``         tenant-key cache TTL (300; 1 to 3600)
 ``BYOK_KEY_MONITOR_INTERVAL_SECONDS``     DescribeKey sweep interval (60)
+``BYOK_VERIFY_BEFORE_SEND_BYTES``         API downloads verified whole before sending up
+                                          to this stored size (1048576; larger stream)
+``BYOK_VENDOR_KEY_DIR``                   per-tenant vendor keys of the composite wrap
+                                          (``<home>/vendor-keys``; keep out of backups)
 ========================================  ==========================================
 """
 
@@ -52,6 +56,8 @@ class Settings:
     #: How often the key monitor anchors each tenant's audit head in the customer's CloudTrail
     #: (one kms:Encrypt per tenant per interval; 0 = only on demand, `byok audit anchor`).
     audit_anchor_interval_s: float = 3600.0
+    verify_before_send_bytes: int = 1024 * 1024
+    vendor_key_dir: Path | None = None
     extra: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -72,6 +78,10 @@ class Settings:
                 "BYOK_AUDIT_ANCHOR_INTERVAL_SECONDS", "must be 0 (off) or positive",
                 fix="Use e.g. 3600.",
             )  # fmt: skip
+        if not 0 <= self.verify_before_send_bytes <= 1024**3:
+            raise InvalidInput(
+                "BYOK_VERIFY_BEFORE_SEND_BYTES", "must be 0 to 1073741824", fix="Use e.g. 1048576."
+            )
         if not self.allowed_regions:
             raise InvalidInput("BYOK_ALLOWED_REGIONS", "is empty", fix="Use e.g. us-east-1.")
 
@@ -84,6 +94,12 @@ class Settings:
     def resolved_blob_dir(self) -> Path:
         """The blob folder, defaulting to ``<home>/blobs``."""
         return self.blob_dir or self.home / "blobs"
+
+    @property
+    def resolved_vendor_key_dir(self) -> Path:
+        """The vendor key folder (docs/SECURITY.md#offboarding-and-backups), default
+        ``<home>/vendor-keys``."""
+        return self.vendor_key_dir or self.home / "vendor-keys"
 
     @property
     def vendor_role_arn(self) -> str:
@@ -111,6 +127,12 @@ class Settings:
             revocation_bound_s=_number(env, "BYOK_REVOCATION_BOUND_SECONDS", 300.0),
             key_monitor_interval_s=_number(env, "BYOK_KEY_MONITOR_INTERVAL_SECONDS", 60.0),
             audit_anchor_interval_s=_number(env, "BYOK_AUDIT_ANCHOR_INTERVAL_SECONDS", 3600.0),
+            verify_before_send_bytes=int(
+                _number(env, "BYOK_VERIFY_BEFORE_SEND_BYTES", 1024.0 * 1024)
+            ),
+            vendor_key_dir=(
+                Path(env["BYOK_VENDOR_KEY_DIR"]) if env.get("BYOK_VENDOR_KEY_DIR") else None
+            ),
         )
 
 

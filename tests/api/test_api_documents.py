@@ -4,14 +4,13 @@ integrity, and key unavailability answered as 503 with the customer's fix."""
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from api_world import ApiWorld, onboard
-
-from byok.api.routes.documents import DownloadAborted
 
 pytestmark = pytest.mark.localaws
 
@@ -124,15 +123,48 @@ def test_tampered_header_is_422_integrity_error(api: ApiWorld) -> None:
     assert b"abc" not in got.content
 
 
-def test_tampered_last_frame_cuts_the_stream_off(api: ApiWorld) -> None:
+def test_damaged_small_document_is_a_422_problem_not_a_broken_stream(api: ApiWorld) -> None:
+    """Issue 17: a flipped byte in a 4 KiB document's body was a 200 and then an aborted
+    stream; up to verify_before_send_bytes it is now verified before anything is sent."""
     writer = api.as_role("acme", "writer")
-    api.client.put("/v1/tenants/acme/documents/tamper-tail", content=b"abc" * 99, headers=writer)
+    api.client.put("/v1/tenants/acme/documents/tamper-tail", content=b"abc" * 1365, headers=writer)
     _tamper(api, "tamper-tail", -5)  # inside the final frame's tag; the header checks out
-    # The response has started when the last frame fails: the server aborts it (the test
-    # client re-raises the server's error; a real client sees a broken chunked stream,
-    # test_api_uvicorn.py) rather than ever completing a body.
-    with pytest.raises(DownloadAborted):
-        api.client.get("/v1/tenants/acme/documents/tamper-tail", headers=writer)
+    got = api.client.get("/v1/tenants/acme/documents/tamper-tail", headers=writer)
+    assert got.status_code == 422
+    assert got.headers["content-type"] == "application/problem+json"
+    assert got.json()["error"] == "IntegrityError"
+    intact = api.client.put("/v1/tenants/acme/documents/intact", content=b"ok", headers=writer)
+    assert intact.status_code == 200
+    good = api.client.get("/v1/tenants/acme/documents/intact", headers=writer)
+    assert good.content == b"ok" and good.headers["x-byok-integrity"] == "verified"
+
+
+def test_damaged_large_document_is_cut_short_of_its_content_length(
+    api: ApiWorld, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Above the limit the body streams with its exact Content-Length; a frame that fails
+    ends the response short of it, logged once as a warning without a traceback."""
+    writer = api.as_role("acme", "writer")
+    body = os.urandom(600 * 1024)  # three 256 KiB frames
+    api.client.put("/v1/tenants/acme/documents/big-tail", content=body, headers=writer)
+    state = api.client.app.state  # type: ignore[attr-defined]
+    state.verify_before_send_bytes = 64 * 1024
+    try:
+        ok = api.client.get("/v1/tenants/acme/documents/big-tail", headers=writer)
+        assert ok.content == body and ok.headers["x-byok-integrity"] == "streamed"
+        assert ok.headers["content-length"] == str(len(body))
+        _tamper(api, "big-tail", -5)
+        caplog.clear()
+        with caplog.at_level(logging.WARNING):
+            cut = api.client.get("/v1/tenants/acme/documents/big-tail", headers=writer)
+    finally:
+        state.verify_before_send_bytes = 1024 * 1024
+    assert cut.status_code == 200 and cut.headers["content-length"] == str(len(body))
+    assert len(cut.content) < len(body) and cut.content == body[: len(cut.content)]
+    records = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(records) == 1, [r.getMessage() for r in records]
+    assert records[0].levelno == logging.WARNING and records[0].exc_info is None
+    assert "tenant=acme" in records[0].getMessage() and "big-tail" in records[0].getMessage()
 
 
 def test_revoked_key_is_503_with_the_customer_fix_and_recovers(api: ApiWorld) -> None:

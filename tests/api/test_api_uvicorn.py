@@ -5,6 +5,7 @@ last frame fails arriving as a broken stream, never as a complete body."""
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import threading
 import time
@@ -24,7 +25,10 @@ pytestmark = pytest.mark.localaws
 def served(api_any_db: ApiWorld) -> Iterator[tuple[ApiWorld, str]]:
     sock = tcp_listener()
     port = sock.getsockname()[1]
-    config = uvicorn.Config(api_any_db.client.app, log_level="critical", lifespan="off")
+    # log_config=None: uvicorn's own loggers propagate, so tests can see what it logs.
+    config = uvicorn.Config(
+        api_any_db.client.app, log_level="warning", log_config=None, lifespan="off"
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
@@ -54,8 +58,9 @@ def test_streaming_round_trip_over_a_real_server(served: tuple[ApiWorld, str]) -
         digest = hashlib.sha256()
         with client.stream("GET", "/v1/tenants/acme/documents/uv/large.bin",
                            headers=world.as_role("acme", "reader")) as got:  # fmt: skip
-            assert got.status_code == 200
-            assert "content-length" not in got.headers  # streamed (chunked)
+            assert got.status_code == 200  # above verify_before_send_bytes: streamed
+            assert got.headers["x-byok-integrity"] == "streamed"
+            assert got.headers["content-length"] == str(size)  # what a complete body is
             for chunk in got.iter_bytes():
                 digest.update(chunk)
         assert digest.hexdigest() == expected
@@ -65,7 +70,9 @@ def test_streaming_round_trip_over_a_real_server(served: tuple[ApiWorld, str]) -
         assert client.get("/readyz").json()["status"] == "ok"
 
 
-def test_failed_last_frame_breaks_the_stream(served: tuple[ApiWorld, str]) -> None:
+def test_failed_last_frame_breaks_the_stream(
+    served: tuple[ApiWorld, str], caplog: pytest.LogCaptureFixture
+) -> None:
     world, url = served
     writer = world.as_role("acme", "writer")
     body = os.urandom(2 * 1024 * 1024 + 10)
@@ -78,6 +85,7 @@ def test_failed_last_frame_breaks_the_stream(served: tuple[ApiWorld, str]) -> No
         data[-3] ^= 0x80
         path.write_bytes(bytes(data))
         received = bytearray()
+        caplog.clear()
         with (
             pytest.raises(httpx.RemoteProtocolError),
             client.stream("GET", "/v1/tenants/acme/documents/uv/tail", headers=writer) as got,
@@ -86,3 +94,10 @@ def test_failed_last_frame_breaks_the_stream(served: tuple[ApiWorld, str]) -> No
             for chunk in got.iter_bytes():
                 received += chunk
         assert len(received) < len(body)
+    time.sleep(0.2)  # the server thread logs after the connection closed
+    # Logged once, as a warning naming tenant and document; no traceback, nothing from uvicorn.
+    logged = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert [r.name for r in logged] == ["byok.api.downloads"], [r.getMessage() for r in logged]
+    assert logged[0].exc_info is None and "tenant=acme" in logged[0].getMessage()
+    assert "uv/tail" in logged[0].getMessage()
+    assert "Exception in ASGI application" not in caplog.text

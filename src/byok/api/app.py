@@ -33,6 +33,7 @@ from byok.api.metrics import ApiMetrics, MetricsMiddleware
 from byok.api.probes import Readiness
 from byok.api.problems import install_problem_handlers, problem_openapi
 from byok.api.routes import documents, service, tenants
+from byok.api.streams import AbortedDownloadMiddleware
 from byok.service.monitor import KeyMonitor
 from byok.service.vendor import Vendor
 from byok.store.tokens import TokenRepository
@@ -60,6 +61,7 @@ def create_app(
     max_json_bytes: int | None = None,
     limits: ServingLimits | None = None,
     console: bool = True,
+    verify_before_send_bytes: int | None = None,
 ) -> FastAPI:
     """Build the API application.
 
@@ -73,6 +75,9 @@ def create_app(
             :class:`ServingLimits`; docs/OPERATIONS.md#serving).
         console: serve the web console under ``/console`` (docs/CONSOLE.md); it
             authenticates its own sessions.
+        verify_before_send_bytes: documents stored in at most this many bytes are verified
+            whole before the response starts (default: the vendor's settings,
+            ``BYOK_VERIFY_BEFORE_SEND_BYTES``, 1 MiB); larger ones stream (docs/API.md).
 
     Returns:
         The FastAPI application.
@@ -93,6 +98,11 @@ def create_app(
     app.state.max_body_bytes = limits.max_body_bytes
     app.state.uploads = UploadGate(limits)
     app.state.upload_threads = LoopLimiter(limits.uploads_total)
+    app.state.verify_before_send_bytes = (
+        vendor.settings.verify_before_send_bytes
+        if verify_before_send_bytes is None
+        else verify_before_send_bytes
+    )
     app.state.metrics = metrics
     app.state.readiness = Readiness(vendor.store)
     authenticator = Authenticator(TokenRepository(vendor.store))
@@ -108,6 +118,7 @@ def create_app(
     app.add_middleware(RequestGuardMiddleware, limits=limits)
     app.add_middleware(AuthenticationMiddleware, authenticator=authenticator)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
+    app.add_middleware(AbortedDownloadMiddleware)  # outermost: a cut-off download ends quietly
     _document_problems(app)
     return app
 

@@ -7,23 +7,119 @@ at most one received chunk is held at a time, whatever the document size. Passin
 size limit raises :class:`~byok.api.problems.BodyTooLarge` mid-stream: the put then
 fails and nothing becomes visible (the blob store removes its temporary file).
 
-Downloads and audit export run the blocking producer in a worker thread and hand bytes
-to the response through a small bounded queue (back-pressure: a slow client slows the
-producer, memory stays bounded).
+Downloads (docs/API.md#integrity-of-downloads): a document up to
+``verify_before_send_bytes`` is decrypted and verified whole before the response starts, so
+a damaged one is a 422 problem. A larger one is streamed, frame by frame, each frame verified
+before it is sent, with ``Content-Length`` set to the exact plaintext length; if a later frame
+fails, :func:`verified_stream` raises :class:`DownloadAborted` and
+:class:`AbortedDownloadMiddleware` ends the request without completing the body: the server
+closes the connection short of ``Content-Length`` (every HTTP client reports an incomplete
+body), logs one warning naming the tenant and document, and no traceback (uvicorn's line
+about the incomplete response is filtered out for exactly these requests).
+
+Audit export runs the blocking producer in a worker thread and hands bytes to the response
+through a small bounded queue (back-pressure: a slow client slows the producer, memory stays
+bounded).
 """
 
 from __future__ import annotations
 
+import logging
 import queue
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextvars import ContextVar
 from typing import IO
 
 import anyio.from_thread
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from byok.api.problems import BodyTooLarge
+from byok.errors import ByokError
 
-__all__ = ["RequestBodyReader", "iter_text_writer"]
+__all__ = [
+    "DEFAULT_VERIFY_BEFORE_SEND_BYTES",
+    "AbortedDownloadMiddleware",
+    "DownloadAborted",
+    "RequestBodyReader",
+    "iter_text_writer",
+    "verified_stream",
+]
+
+#: Documents stored in at most this many bytes are verified whole before the response starts.
+DEFAULT_VERIFY_BEFORE_SEND_BYTES = 1024 * 1024
+_log = logging.getLogger("byok.api.downloads")
+_ABORTED: ContextVar[bool] = ContextVar("byok_download_aborted", default=False)
+_UVICORN_INCOMPLETE = "ASGI callable returned without completing response"
+
+
+class DownloadAborted(Exception):
+    """A streamed download failed after its response started (a later frame did not verify).
+
+    Deliberately not a :class:`ByokError`: no problem handler may try to answer (the status
+    line is out); :class:`AbortedDownloadMiddleware` ends the request instead.
+    """
+
+
+def verified_stream(
+    chunks: Iterator[bytes], close: Callable[[], None], tenant: str, document: str
+) -> Iterator[bytes]:
+    """Yield verified plaintext chunks; on an integrity (or key) failure, log once and abort.
+
+    Raises:
+        DownloadAborted: a chunk failed after the response started.
+    """
+    try:
+        yield from chunks
+    except ByokError as exc:
+        _log.warning(
+            "download aborted: tenant=%s document=%r error=%s", tenant, document,
+            type(exc).__name__,
+        )  # fmt: skip
+        raise DownloadAborted(type(exc).__name__) from None
+    finally:
+        close()
+
+
+def _is_abort(exc: BaseException) -> bool:
+    if isinstance(exc, DownloadAborted):
+        return True
+    if isinstance(exc, BaseExceptionGroup):  # raised from a task group (Starlette streaming)
+        return all(_is_abort(inner) for inner in exc.exceptions)
+    return False
+
+
+class AbortedDownloadMiddleware:
+    """Pure ASGI middleware: a :class:`DownloadAborted` ends the request quietly.
+
+    The response is left incomplete, so the server closes the connection before
+    ``Content-Length`` bytes were sent. The warning was logged by :func:`verified_stream`.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        _install_uvicorn_filter()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await self.app(scope, receive, send)
+        except BaseException as exc:
+            if not _is_abort(exc):
+                raise
+            _ABORTED.set(True)  # read by the filter below, in this request's task
+
+
+class _ExpectedAbortFilter(logging.Filter):
+    """Drop uvicorn's "returned without completing response" for an aborted download only."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (_ABORTED.get() and str(record.msg).startswith(_UVICORN_INCOMPLETE))
+
+
+def _install_uvicorn_filter() -> None:
+    logger = logging.getLogger("uvicorn.error")
+    if not any(isinstance(f, _ExpectedAbortFilter) for f in logger.filters):
+        logger.addFilter(_ExpectedAbortFilter())
 
 
 class RequestBodyReader:

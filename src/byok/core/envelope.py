@@ -36,6 +36,7 @@ from byok.core.keywrap import KeyWrapper
 from byok.core.raw_keys import TenantKey
 from byok.core.sources import Buffer, Source, Writable
 from byok.core.stream import (
+    Decryption,
     Expected,
     decrypt_bytes,
     decrypt_stream,
@@ -224,7 +225,7 @@ class Envelope:
 
     def iter_decrypt(
         self, tenant: str, wrapper: KeyWrapper, document_id: Expected, source: Source
-    ) -> Iterator[bytes]:
+    ) -> Decryption:
         """Decrypt lazily: an iterator of verified plaintext chunks.
 
         The header and key are checked before this returns; an exception while iterating

@@ -34,6 +34,7 @@ from byok.errors import InvalidInput
 __all__ = [
     "BoundContext",
     "Buffer",
+    "Decryption",
     "Expected",
     "KeyLookup",
     "Readable",
@@ -220,7 +221,7 @@ def decrypt_stream(
 
 def iter_decrypt(
     source: Source, tenant_key: TenantKey | KeyLookup, document_id: Expected
-) -> Iterator[bytes]:
+) -> Decryption:
     """Decrypt lazily: yields each frame's verified plaintext as ``bytes``.
 
     The header is read and verified before this returns (so a wrong key or id fails here);
@@ -228,21 +229,48 @@ def iter_decrypt(
     document is not authentic even if earlier chunks were yielded (module docstring).
 
     Returns:
-        An iterator of plaintext chunks (empty chunks are skipped).
+        A :class:`Decryption`: an iterator of plaintext chunks (empty chunks are skipped) that
+        also carries the parsed header.
 
     Raises:
         IntegrityError: on the call (header) or while iterating (frames).
         InvalidInput: ``document_id`` or ``source`` is malformed.
     """
     reader = Reader(source)
-    cipher = _resolve(reader.read_header(), tenant_key, document_id)
+    header = reader.read_header()
+    cipher = _resolve(header, tenant_key, document_id)
 
     def chunks() -> Iterator[bytes]:
         for chunk in _open_frames(reader, cipher, reuse=False):
             if chunk:
                 yield bytes(chunk)
 
-    return chunks()
+    return Decryption(header, chunks())
+
+
+class Decryption(Iterator[bytes]):
+    """What :func:`iter_decrypt` returns: verified plaintext chunks, and the parsed header."""
+
+    __slots__ = ("_chunks", "header")
+
+    def __init__(self, header: Header, chunks: Iterator[bytes]) -> None:
+        self.header = header
+        self._chunks = chunks
+
+    def __next__(self) -> bytes:
+        return next(self._chunks)
+
+    def plaintext_length(self, ciphertext_length: int) -> int | None:
+        """The plaintext length of a ``ciphertext_length``-byte document with this header.
+
+        Returns:
+            The length (docs/FORMAT.md#frames), or None if no valid document has that size.
+        """
+        full = self.header.frame_size + TAG_BYTES
+        frames, last = divmod(ciphertext_length - self.header.size, full)
+        if ciphertext_length < self.header.size or last < TAG_BYTES:
+            return None
+        return frames * self.header.frame_size + last - TAG_BYTES
 
 
 def ciphertext_length(plaintext_length: int, header_length: int, frame_size: int) -> int:

@@ -87,6 +87,7 @@ class ExportedDocument:
     generation: int
     created_at: str
     updated_at: str
+    write_id: str | None = None  # bound into the document's header (docs/FORMAT.md)
 
 
 @dataclass(frozen=True)
@@ -284,6 +285,7 @@ def _document(entry: Mapping[str, Any]) -> ExportedDocument:
         sha256=_hash(entry.get("sha256")), tk_id=tk_id, generation=_count(entry.get("generation")),
         created_at=_text(entry.get("created_at"), "created_at"),
         updated_at=_text(entry.get("updated_at"), "updated_at"),
+        write_id=None if entry.get("write_id") is None else _text(entry["write_id"], "write_id"),
     )  # fmt: skip
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from byok.aws.clients import ClientFactory
 from byok.aws.kms import KmsKeyWrapper
+from byok.core.bound_context import BoundContext
 from byok.core.format import Header, integrity_error
 from byok.core.raw_keys import TenantKey
 from byok.core.stream import KeyLookup, decrypt_stream
@@ -123,7 +124,8 @@ def decrypt_export(
     total = 0
     for document in manifest.documents:
         target = out / OUTPUT_DIR / paths[document.name]
-        total += _decrypt_one(Path(bundle_dir) / document.path, target, resolver, document.name)
+        expected = BoundContext(manifest.tenant, document.name, document.write_id)
+        total += _decrypt_one(Path(bundle_dir) / document.path, target, resolver, expected)
     _write_index(out, manifest, paths)
     return DecryptSummary(
         manifest.tenant, len(manifest.documents), total, resolver.unwrapped,
@@ -131,13 +133,13 @@ def decrypt_export(
     )  # fmt: skip
 
 
-def _decrypt_one(source: Path, target: Path, keys: _Keys, name: str) -> int:
+def _decrypt_one(source: Path, target: Path, keys: _Keys, expected: BoundContext) -> int:
     """Decrypt one document into a temporary file, then rename it into place."""
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(f".{secrets.token_hex(8)}.partial")
     try:
         with source.open("rb") as src, partial.open("xb") as sink:
-            size = decrypt_stream(src, sink, keys.lookup(name), name)
+            size = decrypt_stream(src, sink, keys.lookup(expected.document), expected)
             sink.flush()
             os.fsync(sink.fileno())
         os.replace(partial, target)

@@ -127,7 +127,7 @@ def _export_document(
     return ExportedDocument(
         name=current.name, path=path, size=size, sha256=digest, tk_id=current.tk_id,
         generation=current.generation, created_at=current.created_at.isoformat(),
-        updated_at=current.updated_at.isoformat(),
+        updated_at=current.updated_at.isoformat(), write_id=current.write_id,
     )  # fmt: skip
 
 

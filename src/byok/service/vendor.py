@@ -23,6 +23,7 @@ from byok.aws.access import KeyAccessProvider
 from byok.aws.clients import ClientFactory
 from byok.aws.kms import KmsKeyWrapper
 from byok.core.audit_chain import AuditEvent
+from byok.core.bound_context import BoundContext
 from byok.core.context import tenant_key_context
 from byok.core.envelope import Envelope
 from byok.core.format import parse_header
@@ -39,7 +40,7 @@ from byok.errors import (
 )
 from byok.service.audit import AuditTrail
 from byok.service.cluster import ClusterSync
-from byok.service.documents import OpenDocument
+from byok.service.documents import OpenDocument, expected_context, new_write_id, source_of
 from byok.service.key_routing import KeyRouting
 from byok.service.keystore import EnvelopeKeyStore
 from byok.service.verification import VerificationReport, verify_configuration
@@ -129,8 +130,7 @@ class Vendor:
             The tenant; show ``external_id`` to the customer for its trust policy.
 
         Raises:
-            InvalidInput: a malformed tenant id.
-            Conflict: the tenant exists.
+            InvalidInput, Conflict: a malformed tenant id; the tenant exists.
         """
         validate_tenant_id(tenant)
         external_id = new_external_id(
@@ -152,8 +152,7 @@ class Vendor:
         """Store a new PENDING key configuration version (validated; not yet used).
 
         Raises:
-            InvalidInput: a malformed field (named), e.g. an alias instead of a key ARN.
-            NotFound: no such tenant.
+            InvalidInput, NotFound: a malformed field (named); no such tenant.
         """
         config = TenantKeyConfig.create(
             tenant=tenant, mode=mode, key_arn=key_arn, client_role_arn=client_role_arn,
@@ -229,14 +228,18 @@ class Vendor:
         """
         name = document_name(name)  # NFC: one document per visible name
         wrapper = self.active_wrapper(tenant)
+        write_id = new_write_id()  # bound into the header and the row: docs/FORMAT.md
         with self._guard(tenant, "document:put", name):
-            chunks = self.envelope.iter_encrypt(tenant, wrapper, name, source)
+            context = BoundContext(tenant, name, write_id)
+            chunks = self.envelope.iter_encrypt(tenant, wrapper, context, source)
             header = next(chunks)
             tk_id = parse_header(header).tk_id
             event = self.audit.event("document:put", tenant=tenant, document=name, tk_id=tk_id)
             body = itertools.chain((header,), chunks)
             # The document's row and its audit event commit together, or neither does.
-            head = self.documents.put(tenant, name, body, tk_id=tk_id, also=_appender(event))
+            head = self.documents.put(
+                tenant, name, body, tk_id=tk_id, write_id=write_id, also=_appender(event)
+            )
         return head
 
     def get_document(self, tenant: str, name: str) -> OpenDocument:
@@ -247,15 +250,18 @@ class Vendor:
 
         Raises:
             NotFound: no such document for this tenant.
-            IntegrityError: the stored document is not authentic.
+            IntegrityError: the stored document is not authentic, or not the row's version
+                (rolled back or swapped in the blob store).
             CustomerAccessError, TransientKmsError, StateError: as :meth:`put_document`.
         """
         name = document_name(name)
         wrapper = self.routing.reader(tenant, self.active_wrapper(tenant))
         reader = self.documents.get(tenant, name)
-        try:
+        try:  # the blob must be the row's version: its write id (or pre-v2, its digest)
             with self._guard(tenant, "document:get", name):
-                chunks = self.envelope.iter_decrypt(tenant, wrapper, name, reader)
+                chunks = self.envelope.iter_decrypt(
+                    tenant, wrapper, expected_context(reader.head), source_of(reader)
+                )
         except BaseException:
             reader.close()
             raise

@@ -54,6 +54,8 @@ class DocumentHead:
         tk_id: the tenant key the bytes are encrypted under, if the caller said.
         created_at: when the name was first written.
         updated_at: when this version was committed.
+        write_id: the per-write id bound into the blob (docs/FORMAT.md#bound-context); None
+            for a version written before format v2 (its reads check ``sha256`` instead).
     """
 
     tenant: str
@@ -64,13 +66,14 @@ class DocumentHead:
     tk_id: str | None
     created_at: datetime
     updated_at: datetime
+    write_id: str | None = None
 
     @classmethod
     def of(cls, row: DocumentRow) -> DocumentHead:
         """Build from a ``documents`` row."""
         return cls(
             row.tenant_id, row.name, row.id, row.size, row.sha256, row.tk_id,
-            row.created_at, row.updated_at,
+            row.created_at, row.updated_at, row.write_id,
         )  # fmt: skip
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from typing import NamedTuple
 
 from sqlalchemy import Select, delete, select
 from sqlalchemy.exc import IntegrityError as SqlIntegrityError
@@ -55,6 +56,14 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+
+class _Bind(NamedTuple):
+    """What a new version's bytes are bound to: its TK and write id."""
+
+    tk_id: str | None
+    write_id: str | None
+
+
 _PUT_ATTEMPTS = 20
 _GET_ATTEMPTS = 5
 
@@ -73,6 +82,7 @@ class DocumentRepository:
         body: ByteSource,
         *,
         tk_id: str | None = None,
+        write_id: str | None = None,
         if_generation: int | None = None,
         also: Callable[[WriteBatch, DocumentHead], object] | None = None,
     ) -> DocumentHead:
@@ -86,6 +96,8 @@ class DocumentRepository:
             name: the document name.
             body: the (encrypted) bytes.
             tk_id: the tenant key they are encrypted under (must exist for the tenant).
+            write_id: the write id bound into the bytes (docs/FORMAT.md#bound-context); reads
+                check the blob against it.
             if_generation: only replace this generation (0: only if there is none).
             also: more writes that commit with the row or not at all (e.g. its audit event).
 
@@ -102,7 +114,9 @@ class DocumentRepository:
         _check(tenant, name, if_generation)
         blob = self.blobs.put(body, prefix=f"{tenant}/")
         try:
-            head, replaced = self._commit_put(tenant, name, blob, tk_id, if_generation, also)
+            head, replaced = self._commit_put(
+                tenant, name, blob, _Bind(tk_id, write_id), if_generation, also
+            )
         except (Conflict, NotFound, StateError):
             self._delete_blob_quietly(blob.key)  # certainly not committed
             raise
@@ -115,12 +129,12 @@ class DocumentRepository:
         tenant: str,
         name: str,
         blob: BlobInfo,
-        tk_id: str | None,
+        bind: _Bind,
         expected: int | None,
         also: Callable[[WriteBatch, DocumentHead], object] | None,
     ) -> tuple[DocumentHead, tuple[int, str] | None]:
         def work(batch: WriteBatch) -> tuple[DocumentHead, tuple[int, str] | None]:
-            done = _insert_version(batch.session, tenant, name, blob, tk_id, expected, self.store)
+            done = _insert_version(batch.session, tenant, name, blob, bind, expected, self.store)
             if also is not None:
                 also(batch, done[0])
             return done
@@ -270,12 +284,13 @@ def _insert_version(
     tenant: str,
     name: str,
     blob: BlobInfo,
-    tk_id: str | None,
+    bind: _Bind,
     expected: int | None,
     store: Store,
 ) -> tuple[DocumentHead, tuple[int, str] | None]:
     """In one write transaction: replace the LIVE row of ``name`` by a new one for ``blob``."""
     _check_tenant_writable(session, tenant)
+    tk_id = bind.tk_id
     if (
         tk_id is not None
         and session.scalars(
@@ -304,7 +319,7 @@ def _insert_version(
         replaced = (live.id, live.blob_key)
     row = DocumentRow(
         tenant_id=tenant, name=name, state=DocumentState.LIVE, blob_key=blob.key,
-        size=blob.size, sha256=blob.sha256, tk_id=tk_id,
+        size=blob.size, sha256=blob.sha256, tk_id=tk_id, write_id=bind.write_id,
         created_at=live.created_at if live is not None else now, updated_at=now,
     )  # fmt: skip
     session.add(row)

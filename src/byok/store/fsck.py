@@ -14,8 +14,9 @@ blob is removed, so a crash can leave exactly these, none of them visible to rea
 It also reports what no crash can cause and what it must not "repair" by guessing:
 
 * **missing blobs**: a LIVE row whose blob is gone (data loss outside byok's control).
-* **damaged blobs**: a LIVE row whose blob has another size (or, with ``deep``, another
-  SHA-256) than recorded.
+* **damaged blobs**: a LIVE row whose blob has another size, whose header binds another
+  write id than the row's (an earlier version or another document written over it:
+  docs/FORMAT.md#bound-context), or, with ``deep``, another SHA-256 than recorded.
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
-from byok.errors import NotFound
+from byok.core.format import MAX_HEADER_BYTES, parse_header
+from byok.errors import IntegrityError, NotFound
 from byok.store.blobs import BlobListing, BlobStore, iter_chunks
 from byok.store.database import Store
 from byok.store.documents import DocumentRepository
@@ -59,7 +61,8 @@ class FsckReport:
         recent_orphans: blobs no row names, within the grace period (left alone).
         pending_removals: REPLACED/DELETED versions whose cleanup had not finished.
         missing_blobs: LIVE versions whose blob does not exist.
-        damaged_blobs: LIVE versions whose blob size (or ``deep`` hash) is not the recorded one.
+        damaged_blobs: LIVE versions whose blob size, bound write id (or ``deep`` hash) is not
+            the recorded one.
         removed_orphans: orphan blobs deleted by ``repair``.
         finished_removals: pending removals completed by ``repair``.
         removed_incomplete: incomplete writes swept by ``repair``.
@@ -165,9 +168,32 @@ def _damaged(
         entry = listed.get(row.blob_key)
         if entry is None:
             continue
-        if entry.size != row.size or (deep and _sha256(blobs, row.blob_key) != row.sha256):
+        if (
+            entry.size != row.size
+            or not _binds_row(blobs, row)
+            or (deep and _sha256(blobs, row.blob_key) != row.sha256)
+        ):
             damaged.append(row)
     return damaged
+
+
+def _binds_row(blobs: BlobStore, row: DocumentRow) -> bool:
+    """Whether the blob's header names this row's tenant, name and write id (no key needed:
+    the header is only parsed here, a read also verifies it). Rows without a write id (written
+    before format v2) are checked by size here and by SHA-256 with ``deep``."""
+    if row.write_id is None:
+        return True
+    try:
+        with blobs.open(row.blob_key) as stream:
+            head = stream.read(MAX_HEADER_BYTES)
+        context = parse_header(head).context
+    except (NotFound, IntegrityError):
+        return False
+    return (context.tenant, context.document, context.write) == (
+        row.tenant_id,
+        row.name,
+        row.write_id,
+    )
 
 
 def _sha256(blobs: BlobStore, key: str) -> str | None:

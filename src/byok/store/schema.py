@@ -46,6 +46,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
+    SmallInteger,
     String,
     UniqueConstraint,
     text,
@@ -218,6 +219,8 @@ class TenantKeyRow(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     documents_encrypted: Mapped[int] = mapped_column(BigInteger, default=0)
     retired: Mapped[bool] = mapped_column(Boolean, default=False)
+    # 0: wrapped by the customer's CMK only; 1: also sealed under the tenant's vendor key.
+    seal: Mapped[int] = mapped_column(SmallInteger, default=0, server_default=text("0"))
 
 
 class DocumentRow(Base):
@@ -256,6 +259,8 @@ class DocumentRow(Base):
     size: Mapped[int] = mapped_column(BigInteger)
     sha256: Mapped[str] = mapped_column(HASH_HEX)
     tk_id: Mapped[str | None] = mapped_column(TK_ID)
+    # docs/FORMAT.md#bound-context: the write id bound into the blob (NULL: written before v2).
+    write_id: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
 

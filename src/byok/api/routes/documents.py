@@ -1,16 +1,14 @@
 """Document routes: streaming upload and download, head, list, delete.
 
 Uploads stream the raw request body into :meth:`Vendor.put_document` (never buffered
-whole); downloads stream verified plaintext frames. A download whose stored document fails
-its integrity check *after* the response started is cut off (the connection closes without
-the final chunk), so a client never mistakes a truncated body for a complete one
-(docs/FORMAT.md#streaming).
+whole). Downloads are verified before anything is sent up to ``verify_before_send_bytes``
+(a damaged document is a 422 problem); larger ones stream verified frames with an exact
+``Content-Length`` and are cut off short of it if a later frame fails, so a client never
+mistakes a truncated body for a complete one (``byok.api.streams``, docs/API.md).
 """
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Iterator
 from typing import Annotated
 
 import anyio.to_thread
@@ -21,16 +19,13 @@ from byok.api.auth import Action, AuthorizedRoute, requires
 from byok.api.limits import ServingLimits, prefetch
 from byok.api.models import TENANT_PATTERN, DocumentOut, DocumentPageOut
 from byok.api.problems import responses_for
-from byok.api.streams import RequestBodyReader
-from byok.errors import ByokError
-from byok.service.documents import OpenDocument
+from byok.api.streams import DownloadAborted, RequestBodyReader, verified_stream
+from byok.errors import IntegrityError
 from byok.service.vendor import Vendor
 from byok.store.documents import MAX_LIST_LIMIT, DocumentHead
 from byok.store.tokens import TokenGrant
 
 __all__ = ["DownloadAborted", "router"]
-
-_log = logging.getLogger(__name__)
 
 router = APIRouter(
     prefix="/v1/tenants/{tenant}/documents", tags=["documents"], route_class=AuthorizedRoute
@@ -43,6 +38,9 @@ _HEADERS = {
     "ETag": {"description": "The generation, quoted", "schema": {"type": "string"}},
     "X-Byok-Generation": {"description": "The version's generation", "schema": {"type": "integer"}},
 }
+#: ``verified``: the whole body was verified before sending; ``streamed``: each frame was
+#: verified before it was sent, and only a body of exactly ``Content-Length`` bytes is complete.
+INTEGRITY_HEADER = "X-Byok-Integrity"
 
 
 def _vendor(request: Request) -> Vendor:
@@ -114,29 +112,26 @@ async def put_document(
     summary="Download a document (streamed; reader, writer, tenant-admin)",
     dependencies=[Depends(requires(Action.DOC_READ))],
 )  # fmt: skip
-def get_document(request: Request, tenant: TenantId, name: DocName) -> StreamingResponse:
-    """Decrypt and stream ``name``; every frame is verified before it is sent."""
+def get_document(request: Request, tenant: TenantId, name: DocName) -> Response:
+    """Decrypt and send ``name``; nothing unverified is ever sent.
+
+    Up to ``verify_before_send_bytes`` stored bytes: verified whole first (a damaged document
+    is a 422 problem). Larger: streamed with its exact ``Content-Length``, each frame verified
+    before it is sent; a failure closes the connection short of it (docs/API.md).
+    """
     opened = _vendor(request).get_document(tenant, name)
-    return StreamingResponse(
-        _chunks(opened), media_type="application/octet-stream", headers=_head_headers(opened.head)
-    )
-
-
-class DownloadAborted(Exception):
-    """A download failed after its response started; the server drops the connection so
-    the client sees a broken stream, never a complete-looking body."""
-
-
-def _chunks(opened: OpenDocument) -> Iterator[bytes]:
-    try:
-        yield from opened.chunks
-    except ByokError as exc:
-        # No problem body can be sent any more (status 200 is out). Deliberately not a
-        # ByokError: no handler may try to answer; the connection is aborted instead.
-        _log.warning("download of %r aborted: %s", opened.head.name, type(exc).__name__)
-        raise DownloadAborted(f"{type(exc).__name__}: download aborted") from None
-    finally:
+    headers = _head_headers(opened.head)
+    if opened.head.size <= request.app.state.verify_before_send_bytes:
+        body = opened.read_all()  # IntegrityError here: the 422 problem, nothing sent
+        headers[INTEGRITY_HEADER] = "verified"
+        return Response(body, media_type="application/octet-stream", headers=headers)
+    size = opened.plaintext_size
+    if size is None:  # the stored size fits no valid document: it cannot verify
         opened.close()
+        raise IntegrityError(tenant=tenant, operation="document:get")
+    headers.update({INTEGRITY_HEADER: "streamed", "Content-Length": str(size)})
+    chunks = verified_stream(opened.chunks, opened.close, tenant, name)
+    return StreamingResponse(chunks, media_type="application/octet-stream", headers=headers)
 
 
 @router.head(
