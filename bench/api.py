@@ -93,7 +93,8 @@ class Load:
         (directory / "filler").write_bytes(self.filler)
         n = self.args.connections
         command = [self.wrk, f"-t{n}", f"-c{n}", f"-d{max(1, round(seconds))}s", "--timeout", "30s",
-                   "-s", str(SCRIPT), self.url, "--", mode, prefix, str(directory)]  # fmt: skip
+                   "-s", str(SCRIPT), self.url, "--", mode, prefix, str(directory),
+                   folder]  # fmt: skip
         env = os.environ | {"BYOK_BENCH_TOKEN": self.token}  # never on a command line
         done = subprocess.run(command, capture_output=True, text=True, env=env, check=False,
                               timeout=seconds + 120)  # fmt: skip

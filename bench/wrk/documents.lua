@@ -1,8 +1,9 @@
 -- wrk script of bench/api.py: 4 KiB document PUTs, GETs and a read-back of every acknowledged PUT.
 --
---   wrk -t8 -c8 -s documents.lua URL -- MODE PREFIX DIR
+--   wrk -t8 -c8 -s documents.lua URL -- MODE PREFIX DIR TAG
 --
--- MODE: put  (a fresh name per request; each 200 is appended to DIR/acked-<thread>.txt)
+-- MODE: put  (a fresh name TAG-w<thread>-<n> per request; each 200 is appended to
+--             DIR/acked-<thread>.txt)
 --       get  (random names from DIR/acked-<thread>.txt, every body checked)
 -- One connection per thread (run with -t N -c N), so a response always answers the thread's
 -- last request and can be checked against the name it asked for. The body of a name is
@@ -26,7 +27,7 @@ local function body_of(name)
 end
 
 function init(args)
-  mode, prefix, dir = args[1], args[2], args[3]
+  mode, prefix, dir, tag = args[1], args[2], args[3], args[4] or "doc"
   http_errors, bad_bodies, position = 0, 0, 0
   local file = assert(io.open(dir .. "/filler", "rb"))
   filler = file:read("*a")
@@ -52,7 +53,7 @@ end
 function request()
   if mode == "put" then
     position = position + 1
-    current = string.format("w%d-%07d", id, position)
+    current = string.format("%s-w%d-%07d", tag, id, position)
     return wrk.format("PUT", prefix .. "/" .. current, nil, body_of(current))
   end
   if #names == 0 then

@@ -14,9 +14,9 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from byok.core.audit_chain import AuditEvent, chain_hash
@@ -153,22 +153,30 @@ class ChainAppender:
         """Insert the pending events and move the head (in the session's transaction)."""
         if not self._rows or self._head is None:
             return
-        self._session.execute(insert(AuditEventRow), self._rows)
-        self._session.execute(
-            update(AuditChainHead)
-            .where(AuditChainHead.id == _HEAD_ID)
-            .values(last_seq=self._head[0], last_hash=self._head[1])
-        )
+        self._session.execute(_INSERT_EVENTS, self._rows)
+        self._session.execute(_MOVE_HEAD, {"seq": self._head[0], "hash": self._head[1]})
         self._rows = []
 
     def _lock_head(self) -> tuple[int, str]:
-        query = select(AuditChainHead.last_seq, AuditChainHead.last_hash)
-        head = self._session.execute(
-            query.where(AuditChainHead.id == _HEAD_ID).with_for_update()
-        ).one_or_none()
+        head = self._session.execute(_LOCK_HEAD).one_or_none()
         if head is None:
             raise StorageError("the audit chain head is missing; the schema is damaged")
         return int(head[0]), str(head[1])
+
+
+# Built once (Core, not ORM): the append runs for every document read and write.
+_LOCK_HEAD = (
+    select(AuditChainHead.last_seq, AuditChainHead.last_hash)
+    .where(AuditChainHead.id == _HEAD_ID)
+    .with_for_update()
+)
+_HEAD_TABLE = cast(Table, AuditChainHead.__table__)
+_MOVE_HEAD = (
+    update(_HEAD_TABLE)
+    .where(_HEAD_TABLE.c.id == _HEAD_ID)
+    .values(last_seq=bindparam("seq"), last_hash=bindparam("hash"))
+)
+_INSERT_EVENTS = insert(cast(Table, AuditEventRow.__table__))
 
 
 def _values(event: AuditEvent, prev_hash: str, digest: str) -> dict[str, Any]:

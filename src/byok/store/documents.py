@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable
 from typing import NamedTuple
 
-from sqlalchemy import Select, delete, select
+from sqlalchemy import Select, bindparam, delete, select
 from sqlalchemy.exc import IntegrityError as SqlIntegrityError
 from sqlalchemy.orm import Session
 
@@ -267,7 +267,7 @@ class DocumentRepository:
 
     def _live(self, tenant: str, name: str) -> DocumentRow:
         with self.store.read() as session:
-            row = session.scalars(_live_query(tenant, name)).one_or_none()
+            row = session.scalars(_LIVE, {"tenant": tenant, "name": name}).one_or_none()
         if row is None:
             raise _not_found(tenant, name)
         return row
@@ -342,6 +342,14 @@ def _live_query(tenant: str, name: str) -> Select[DocumentRow]:
         DocumentRow.name == name,
         DocumentRow.state == DocumentState.LIVE,
     )
+
+
+# Built once: every read of a document runs it.
+_LIVE = select(DocumentRow).where(
+    DocumentRow.tenant_id == bindparam("tenant"),
+    DocumentRow.name == bindparam("name"),
+    DocumentRow.state == DocumentState.LIVE,
+)
 
 
 def _lock_live(session: Session, tenant: str, name: str) -> DocumentRow | None:
