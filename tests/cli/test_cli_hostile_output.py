@@ -22,7 +22,6 @@ from cli_world import onboard_with_handover, run, run_json, vendor_env
 
 from byok.cli.customer_views import show_activity, show_findings
 from byok.cli.output import (
-    SafeConsole,
     clean,
     human,
     print_fields,
@@ -31,6 +30,7 @@ from byok.cli.output import (
     table,
     text,
 )
+from byok.cli.safe_console import SafeConsole
 from byok.core.customer_audit import AuditReport, Finding, Severity
 from byok.customer.activity import ActivityReport, KeyUse, UsageGroup
 from byok.errors import NotFound

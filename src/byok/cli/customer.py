@@ -31,7 +31,6 @@ from byok.cli.output import (
     reports_errors,
     write_exact,
 )
-from byok.core.policy.templates import DEFAULT_VENDOR_ROLE
 from byok.errors import InvalidInput
 
 if TYPE_CHECKING:
@@ -39,6 +38,10 @@ if TYPE_CHECKING:
     from byok.customer.aws import CustomerAws
 
 __all__ = ["customer_app"]
+
+#: byok.core.policy.templates.DEFAULT_VENDOR_ROLE, spelled out so that `--help` need not import
+#: the templates (tests/cli/test_cli_startup.py checks they agree).
+DEFAULT_VENDOR_ROLE = "document-storage-role"
 
 customer_app = typer.Typer(
     help=(

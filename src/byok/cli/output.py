@@ -1,15 +1,16 @@
 """Shared CLI output: human text or ``--json``, printed safely, and one way to report errors.
 
 **Data is never markup.** Every command prints through :data:`console` or :data:`err_console`
-(:class:`SafeConsole`). A plain ``str`` given to them (directly, as a table cell or a title) is
-*data*: Rich markup, emoji codes and highlighting are off, and every character that could move
-the cursor, clear or recolour the screen, reorder the line or start a new one (C0/C1 controls
-such as ESC and newline, bidi overrides such as U+202E, U+2028, anything
-:meth:`str.isprintable` refuses) is shown as a visible escape (``\\x1b``, ``\\u202e``). So a
-document named ``[/bold]``, ``[bold red]WARNING[/]`` or ``\\x1b[2J`` prints as exactly those
-characters whatever the call site does. Styling and line breaks are explicit and come only from
-this module: :func:`styled` and :func:`text` build :class:`rich.text.Text` around cleaned data,
-:data:`BREAK` is a line break inside a cell, :func:`table` builds tables.
+(a :class:`byok.cli.safe_console.SafeConsole`, made on first use). A plain ``str`` given to
+them (directly, as a table cell or a title) is *data*: Rich markup, emoji codes and
+highlighting are off, and every character that could move the cursor, clear or recolour the
+screen, reorder the line or start a new one (C0/C1 controls such as ESC and newline, bidi
+overrides such as U+202E, U+2028, anything :meth:`str.isprintable` refuses) is shown as a
+visible escape (``\\x1b``, ``\\u202e``; :func:`byok.cli.sanitize.clean`). So a document named
+``[/bold]``, ``[bold red]WARNING[/]`` or ``\\x1b[2J`` prints as exactly those characters whatever
+the call site does. Styling and line breaks are explicit and come only from this module:
+:func:`styled` and :func:`text` build :class:`rich.text.Text` around cleaned data, :data:`BREAK`
+is a line break inside :func:`text`, :func:`table` builds tables.
 
 ``--json`` output goes through :func:`emit_json` (``json.dumps`` escapes every control and
 non-ASCII character).
@@ -25,22 +26,21 @@ import functools
 import json
 import sys
 from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, Final, ParamSpec, TypeVar, cast
 
 import typer
-from rich.console import Console
-from rich.text import Text
 
+from byok.cli.sanitize import clean
 from byok.errors import ByokError, mapping_for
 
 if TYPE_CHECKING:
-    from rich.style import Style
+    from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
 __all__ = [
     "BREAK",
     "JSON_OPTION",
-    "SafeConsole",
     "clean",
     "console",
     "emit_json",
@@ -57,87 +57,58 @@ __all__ = [
 P = ParamSpec("P")
 R = TypeVar("R")
 
-_NAMED_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+class _LazyConsole:
+    """Stands for a :class:`SafeConsole` made on first use: commands that print only JSON (or
+    exit at once, like ``--version``) never import Rich's console."""
+
+    def __init__(self, *, stderr: bool) -> None:
+        self._stderr = stderr
+        self._console: Console | None = None
+
+    def _get(self) -> Console:
+        if self._console is None:
+            from byok.cli.safe_console import SafeConsole
+
+            self._console = SafeConsole(stderr=self._stderr)
+        return self._console
+
+    def print(self, *objects: Any, **options: Any) -> None:
+        self._get().print(*objects, **options)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._get(), name)
 
 
-def clean(value: object) -> str:
-    """``value`` as one printable line: each unprintable character becomes a visible escape.
-
-    Unprintable means what :meth:`str.isprintable` refuses besides the space: C0 and C1
-    controls (ESC, newline, carriage return, bell, U+0085), format characters (bidi overrides
-    and isolates U+202A-U+202E and U+2066-U+2069, marks U+200E/U+200F, zero-width characters),
-    line and paragraph separators (U+2028/U+2029), other separators, surrogates, private-use
-    and unassigned code points.
-    """
-    raw = value if isinstance(value, str) else str(value)
-    if raw.isprintable():
-        return raw
-    return "".join(ch if ch.isprintable() else _escape(ch) for ch in raw)
+console = cast("Console", _LazyConsole(stderr=False))
+err_console = cast("Console", _LazyConsole(stderr=True))
 
 
-def _escape(ch: str) -> str:
-    named = _NAMED_ESCAPES.get(ch)
-    if named is not None:
-        return named
-    code = ord(ch)
-    return (
-        f"\\x{code:02x}"
-        if code < 0x100
-        else f"\\u{code:04x}"
-        if code < 0x10000
-        else f"\\U{code:08x}"
-    )
+class _Break:
+    """A line break inside :func:`text` (a ``"\\n"`` given as data is shown as ``\\n``)."""
 
 
-class SafeConsole(Console):
-    """A Rich console for which every ``str`` is data (see the module docstring).
-
-    Markup, emoji codes and highlighting are off, and :meth:`render_str` (which Rich calls for
-    every printed string, table cell and title) passes the string through :func:`clean`.
-    """
-
-    def __init__(self, **options: Any) -> None:
-        """Rich's options (``stderr``, ``file``, ``width``, ``force_terminal``, ...); markup,
-        emoji and highlighting are always off."""
-        options |= {"markup": False, "emoji": False, "highlight": False}
-        super().__init__(**options)
-
-    def render_str(
-        self,
-        text: str,
-        *,
-        style: str | Style = "",
-        justify: Any = None,
-        overflow: Any = None,
-        emoji: bool | None = None,
-        markup: bool | None = None,
-        highlight: bool | None = None,
-        highlighter: Any = None,
-    ) -> Text:
-        """Render ``text`` literally, cleaned; the markup/emoji/highlight arguments are ignored."""
-        return Text(clean(text), style=style, justify=justify, overflow=overflow)
-
-
-console = SafeConsole()
-err_console = SafeConsole(stderr=True)
-
-#: A line break inside :func:`text` (a ``"\\n"`` given as data is shown as ``\\n``).
-BREAK = Text("\n")
-
-Part = Text | tuple[object, str] | object
+BREAK: Final = _Break()
 
 
 def styled(value: object, style: str) -> Text:
     """``value`` (data, cleaned) in a Rich style such as ``"bold red"``."""
+    from rich.text import Text
+
     return Text(clean(value), style=style)
 
 
-def text(*parts: Part) -> Text:
+def text(*parts: object) -> Text:
     """Join parts into one :class:`Text`: a ``Text`` as is (only this module's, e.g.
-    :data:`BREAK` or :func:`styled`), a ``(value, style)`` pair styled, anything else cleaned."""
+    :func:`styled`), :data:`BREAK` a line break, a ``(value, style)`` pair styled, anything
+    else cleaned."""
+    from rich.text import Text
+
     joined = Text()
     for part in parts:
-        if isinstance(part, Text):
+        if part is BREAK:
+            joined.append("\n")
+        elif isinstance(part, Text):
             joined.append_text(part)
         elif isinstance(part, tuple) and len(part) == 2 and isinstance(part[1], str):
             joined.append_text(styled(part[0], part[1]))
@@ -154,6 +125,7 @@ def table(
     Rows may also be added later with ``add_row``; the console cleans ``str`` cells then.
     """
     from rich.table import Table
+    from rich.text import Text
 
     built = Table(title=None if title is None else clean(title))
     for column in columns:
