@@ -3,12 +3,14 @@ ciphertext of one related key decrypting under another (docs/local-aws.md)."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 from localaws_helpers import code_of
 
+from byok.core.arn import parse_key_arn
 from byok.localaws.testing import LocalAws, allow, statements
 
 pytestmark = pytest.mark.localaws
@@ -41,7 +43,8 @@ def decrypt(local_aws: LocalAws, who: Any, region: str, blob: bytes) -> dict[str
 def test_a_multi_region_key_decrypts_its_own_ciphertext(local_aws: LocalAws, customer: str) -> None:
     arn = mrk(local_aws, customer)
     meta = local_aws.client("kms", customer).describe_key(KeyId=arn)["KeyMetadata"]
-    assert meta["KeyId"].startswith("mrk-") and meta["MultiRegion"] is True
+    assert re.fullmatch(r"mrk-[0-9a-f]{32}", meta["KeyId"]) and meta["MultiRegion"] is True
+    assert parse_key_arn(arn).is_multi_region  # the product's parser takes AWS's format
     assert meta["MultiRegionConfiguration"]["MultiRegionKeyType"] == "PRIMARY"
     answer = decrypt(local_aws, customer, "us-east-1", encrypt(local_aws, customer, arn))
     assert (answer["Plaintext"], answer["KeyId"]) == (b"secret", arn)

@@ -154,8 +154,22 @@ class KeyAccessProvider:
             tenant_credentials = self._client_role_credentials(config)
             principal = config.client_role_arn
             client = self._factory.client("kms", config.region, tenant_credentials)
+        failover_clients: dict[str, KMSClient] = {}
+
+        def failover(region: str) -> KMSClient:  # the same principal in another region
+            if region not in failover_clients:
+                failover_clients[region] = self._factory.client(
+                    "kms", region, tenant_credentials or self._vendor_credentials
+                )
+            return failover_clients[region]
+
         wrapper = KmsKeyWrapper(
-            config, client, principal=principal, on_access_lost=self._access_lost
+            config,
+            client,
+            principal=principal,
+            on_access_lost=self._access_lost,
+            failover=failover,
+            failover_regions=self._allowed_regions or (),
         )
         return _Entry(config, wrapper, tenant_credentials)
 

@@ -9,6 +9,12 @@
   with the destination's principal.
 * ``describe_key``: ``kms:DescribeKey``, for verification and for telling a disabled key from
   one pending deletion.
+* read failover (multi-Region keys only): when ``kms:Decrypt`` in the key's Region fails
+  *transiently* (throttled, 5xx, unreachable, after retries), ``unwrap`` tries the related
+  replica (same ``mrk-`` id, same account) in each other allowed Region, pinned to that
+  replica's ARN. A refusal (access denied, disabled, pending deletion) never fails over, so a
+  customer's revocation of the primary is not bypassed; a replica carries its own key policy,
+  so the customer revokes on each replica too (docs/OPERATIONS.md, docs/local-aws.md).
 
 Every result carries the KMS request id (``ResponseMetadata.RequestId``) for the audit log.
 Every failure is mapped once by :mod:`byok.aws.errors`; a "no access" failure
@@ -19,7 +25,7 @@ tenant's cached keys are purged at once.
 from __future__ import annotations
 
 import hmac
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -34,12 +40,13 @@ from byok.errors import (
     CustomerAccessError,
     IntegrityError,
     KeyUnsuitable,
+    TransientKmsError,
 )
 
 if TYPE_CHECKING:
     from mypy_boto3_kms import KMSClient
 
-__all__ = ["DATA_KEY_BYTES", "KeyDescription", "KmsKeyWrapper"]
+__all__ = ["DATA_KEY_BYTES", "KeyDescription", "KmsKeyWrapper", "replica_arn"]
 
 DATA_KEY_BYTES = 32
 _T = TypeVar("_T")
@@ -94,9 +101,13 @@ class KmsKeyWrapper:
         *,
         principal: str | None = None,
         on_access_lost: Callable[[str], object] | None = None,
+        failover: Callable[[str], KMSClient] | None = None,
+        failover_regions: Sequence[str] = (),
     ) -> None:
         self._config = config
         self._client = client
+        self._failover = failover
+        self._failover_regions = tuple(r for r in failover_regions if r != config.region)
         self._principal = principal
         self._on_access_lost = on_access_lost
         self._context = AccessContext(config.tenant, config.key_arn, config.mode, principal)
@@ -157,13 +168,18 @@ class KmsKeyWrapper:
             CustomerAccessError: the customer's set-up refuses the vendor (cache purged).
             TransientKmsError: throttled or unavailable after bounded retries.
         """
-        answer = self._call(
-            "kms:Decrypt",
-            lambda: self._client.decrypt(
-                CiphertextBlob=wrapped, EncryptionContext=dict(context), KeyId=self.key_arn
-            ),
-        )
-        self._check_key_id(answer.get("KeyId"), "kms:Decrypt")
+        try:
+            answer = self._call(
+                "kms:Decrypt",
+                lambda: self._client.decrypt(
+                    CiphertextBlob=wrapped, EncryptionContext=dict(context), KeyId=self.key_arn
+                ),
+            )
+            self._check_key_id(answer.get("KeyId"), "kms:Decrypt")
+        except TransientKmsError:
+            answer = self._decrypt_on_replica(wrapped, context)
+            if answer is None:
+                raise
         plaintext = answer["Plaintext"]
         if len(plaintext) != DATA_KEY_BYTES:
             raise IntegrityError(tenant=self.tenant, operation="kms:Decrypt")
@@ -271,6 +287,27 @@ class KmsKeyWrapper:
         # quotes parameter values (possibly key bytes).
         raise mapped
 
+    def _decrypt_on_replica(self, wrapped: bytes, context: Mapping[str, str]) -> Any:
+        """kms:Decrypt on the first related replica that answers (multi-Region keys), or None.
+
+        Any failure of a replica (absent, refused, unavailable) moves to the next Region and is
+        not reported as "access lost": the primary's transient error is what the caller sees.
+        """
+        if self._failover is None or "/mrk-" not in self.key_arn:
+            return None
+        for region in self._failover_regions:
+            replica = replica_arn(self.key_arn, region)
+            try:
+                answer = self._failover(region).decrypt(
+                    CiphertextBlob=wrapped, EncryptionContext=dict(context), KeyId=replica
+                )
+            except (ClientError, BotoCoreError):
+                continue
+            answered = answer.get("KeyId")
+            if isinstance(answered, str) and _same_key(answered, replica):
+                return answer
+        return None
+
     def _key_state(self) -> str | None:
         """Best effort: the key's state, to tell pending deletion from other invalid states."""
         try:
@@ -286,6 +323,12 @@ class KmsKeyWrapper:
         # KMS answers with the ARN of the key it used; anything else means it was not ours.
         if not isinstance(answered, str) or not _same_key(answered, self.key_arn):
             raise IntegrityError(tenant=self.tenant, operation=operation)
+
+
+def replica_arn(key_arn: str, region: str) -> str:
+    """The ARN of a multi-Region key's related key in ``region`` (same account and id)."""
+    parts = key_arn.split(":", 5)
+    return ":".join([*parts[:3], region, *parts[4:]])
 
 
 def _same_key(answered: str, configured: str) -> bool:

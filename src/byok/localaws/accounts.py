@@ -263,10 +263,14 @@ _PATCHED = threading.Lock()
 _installed: list[Identities] = []
 
 
+_AWS_MRK_ID = re.compile(r"mrk-[0-9a-f]{32}")
+
+
 def install_moto_patches(identities: Identities) -> None:
     """Patch moto inside the emulator process (test infrastructure only).
 
     * ``get_account_id_from``: ``ROOT`` + 12 digits maps to that account (the convention);
+    * ``KmsResponse._validate_cmk_id``: accepts AWS's ``mrk-<32 hex>`` key ids;
     * ``kms.responses.validate_policy``: off, the fidelity layer authorizes every KMS call
       with the real evaluator (moto's own check denies on any Deny statement, whoever it
       names).
@@ -287,3 +291,17 @@ def install_moto_patches(identities: Identities) -> None:
         get_account_id_from._byok = True  # type: ignore[attr-defined]
         iam_models.get_account_id_from = get_account_id_from
         kms_responses.validate_policy = lambda key, action: None  # type: ignore[attr-defined]
+        _accept_aws_mrk_ids(kms_responses)
+
+
+def _accept_aws_mrk_ids(kms_responses: Any) -> None:
+    """moto's KeyId check knows only its own ``mrk-<dashed uuid>`` ids; the layer gives
+    multi-Region keys AWS's ``mrk-<32 hex>`` ids (byok.localaws.kms_ops.normalize_mrk_id)."""
+    original = kms_responses.KmsResponse._validate_cmk_id
+
+    def validate(self: Any, key_id: str) -> None:
+        if _AWS_MRK_ID.fullmatch(key_id):
+            key_id = f"arn:aws:kms:{self.region}:{self.current_account}:key/{key_id}"
+        original(self, key_id)
+
+    kms_responses.KmsResponse._validate_cmk_id = validate

@@ -35,13 +35,18 @@ class Fault:
     count: int | None = None
     status: int = 500
     account: str | None = None
+    region: str | None = None
 
-    def applies(self, service: str | None, operation: str, account: str | None) -> bool:
-        """True if this rule covers a call of ``operation`` on ``service`` by ``account``."""
+    def applies(
+        self, service: str | None, operation: str, account: str | None, region: str | None = None
+    ) -> bool:
+        """True if this rule covers a call of ``operation`` on ``service`` by ``account`` in
+        ``region`` (the endpoint's Region)."""
         return (
             self.service == service
             and self.operation in ("*", operation)
             and (self.account is None or self.account == account)
+            and (self.region is None or self.region == region)
             and (self.count is None or self.count > 0)
         )
 
@@ -71,6 +76,7 @@ def _fault_from(spec: Mapping[str, Any]) -> Fault:
         count=None if count is None else int(count),
         status=status,
         account=spec.get("account"),
+        region=spec.get("region"),
     )
 
 
@@ -112,10 +118,12 @@ class FaultSet:
         with self._lock:
             return [asdict(f) for f in self._rules]
 
-    def _draw(self, service: str | None, operation: str, account: str | None) -> Fault | None:
+    def _draw(
+        self, service: str | None, operation: str, account: str | None, region: str | None
+    ) -> Fault | None:
         with self._lock:
             for fault in self._rules:
-                if not fault.applies(service, operation, account):
+                if not fault.applies(service, operation, account, region):
                     continue
                 if fault.rate < 1.0 and self._rng.random() >= fault.rate:
                     continue
@@ -124,7 +132,9 @@ class FaultSet:
                 return fault
         return None
 
-    def inject(self, service: str | None, operation: str, account: str | None) -> None:
+    def inject(
+        self, service: str | None, operation: str, account: str | None, region: str | None = None
+    ) -> None:
         """Apply the first matching rule, if its draw hits.
 
         Latency sleeps and returns; the other kinds raise.
@@ -135,7 +145,7 @@ class FaultSet:
                 ``ServiceUnavailableException``/``ServiceUnavailable`` (503) for error5xx.
             DropConnection: for reset.
         """
-        fault = self._draw(service, operation, account)
+        fault = self._draw(service, operation, account, region)
         if fault is None:
             return
         json_protocol = service in _JSON_SERVICES

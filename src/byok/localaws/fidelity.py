@@ -117,7 +117,7 @@ class FidelityLayer:
         caller = self._authenticate(call)
         if call.service == "kms":
             return self._kms.handle(call, caller)
-        self.faults.inject(call.service, call.operation, caller.account)
+        self.faults.inject(call.service, call.operation, caller.account, call.region)
         if call.service == "sts":
             return self._sts.handle(call, caller)
         if call.service == "cloudtrail" and call.operation == "LookupEvents":

@@ -41,6 +41,7 @@ from byok.localaws.kms_ops import (
     decrypt_blob,
     finish_replicate,
     fix_lifecycle_answer,
+    normalize_mrk_id,
     re_encrypt_blob,
 )
 from byok.localaws.trail import EventLog
@@ -164,7 +165,7 @@ class KmsFidelity:
         if operation == "ReEncrypt":
             return self._re_encrypt(call, caller, params, keys)
         if operation == "RetireGrant":
-            self._faults.inject("kms", operation, caller.account)
+            self._faults.inject("kms", operation, caller.account, call.region)
             keys.extend(retire_grant(self._index, caller, call.region, params))
             return json_response({}, call.request_id)
         name = "TargetKeyId" if operation in _ALIAS_OPERATIONS else "KeyId"
@@ -173,13 +174,13 @@ class KmsFidelity:
         elif name in params:
             ref = self._index.locate(params[name], caller.account, call.region)
         else:
-            self._faults.inject("kms", operation, caller.account)
+            self._faults.inject("kms", operation, caller.account, call.region)
             return self._forward(call, params, caller.account, call.region)
         keys.append(ref)
         if ref.account != caller.account and operation not in _CROSS_ACCOUNT:
             # served in the caller's own account, where that key does not exist
             raise AwsError("NotFoundException", f"Key '{ref.arn}' does not exist")
-        self._faults.inject("kms", operation, caller.account)
+        self._faults.inject("kms", operation, caller.account, call.region)
         extra = create_grant_context(params) if operation == "CreateGrant" else None
         check_grant_tokens(params, ref)
         self._authorize(caller, f"kms:{operation}", ref, params.get("EncryptionContext"), extra)
@@ -235,12 +236,14 @@ class KmsFidelity:
         if params.get("Policy") is not None:
             arn = f"arn:aws:kms:{call.region}:{caller.account}:key/new-key"
             self._check_new_policy(caller, params, arn)
-        self._faults.inject("kms", "CreateKey", caller.account)
+        self._faults.inject("kms", "CreateKey", caller.account, call.region)
         # AWS defaults KeyUsage to ENCRYPT_DECRYPT and always reports it; moto 5.2.5 omits it
         # from KeyMetadata unless the request named it (docs/local-aws.md).
         if params.get("KeySpec", "SYMMETRIC_DEFAULT") == "SYMMETRIC_DEFAULT":
             params.setdefault("KeyUsage", "ENCRYPT_DECRYPT")
-        response = self._forward(call, params, caller.account, call.region)
+        response = normalize_mrk_id(
+            caller.account, call.region, self._forward(call, params, caller.account, call.region)
+        )
         metadata = (response.json() or {}).get("KeyMetadata") if response.status == 200 else None
         if metadata:
             self._index.add(metadata["KeyId"], caller.account, call.region)
@@ -262,7 +265,7 @@ class KmsFidelity:
                 )
         target = self._index.locate(params.get("DestinationKeyId", ""), caller.account, call.region)
         keys.extend([source, target])
-        self._faults.inject("kms", "ReEncrypt", caller.account)
+        self._faults.inject("kms", "ReEncrypt", caller.account, call.region)
         source_context = params.get("SourceEncryptionContext") or {}
         target_context = params.get("DestinationEncryptionContext") or {}
         self._authorize(caller, "kms:ReEncryptFrom", source, source_context)

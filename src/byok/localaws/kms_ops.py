@@ -4,13 +4,15 @@ multi-Region keys, deletion answers (docs/local-aws.md).
 Multi-Region keys (AWS KMS Developer Guide, "Multi-Region keys"): related keys share a key id
 (``mrk-...``) and key material in several Regions, each with its own key policy, grants and
 state; ciphertext made under one decrypts under any related key, and KMS uses the related key
-in the Region the Decrypt call is made in. moto 5.2.5 writes only the first 36 characters of
-the 40-character ``mrk-`` id into its ciphertext (so it cannot decrypt its own MRK ciphertext)
-and its ReplicateKey shares grants and the multi-Region configuration between the primary and
-the replica. Here:
+in the Region the Decrypt call is made in. moto 5.2.5 makes ``mrk-`` ids of 40 characters
+(``mrk-`` and a dashed UUID; AWS: ``mrk-`` and 32 hex digits), writes only the first 36 of them
+into its ciphertext (so it cannot decrypt its own MRK ciphertext), and its ReplicateKey shares
+grants and the multi-Region configuration between the primary and the replica. Here:
 
-* :func:`ciphertext_key` resolves a truncated ``mrk-`` id to the related key of the call's
-  Region (no related key there: the ciphertext's key "does not exist in this region");
+* :func:`normalize_mrk_id` renames each new multi-Region key to AWS's id format (which fits
+  moto's ciphertext header whole);
+* :func:`ciphertext_key` resolves an ``mrk-`` id (a truncated one too) to the related key of
+  the call's Region (none there: the ciphertext's key "does not exist in this region");
 * :func:`decrypt_blob` decrypts with the located key's material whatever the id in the blob;
 * :func:`check_replicate` / :func:`finish_replicate` validate ReplicateKey (a multi-Region
   primary, another Region, no replica there yet, a valid ``Policy``) and give the replica its
@@ -34,6 +36,7 @@ __all__ = [
     "decrypt_blob",
     "finish_replicate",
     "fix_lifecycle_answer",
+    "normalize_mrk_id",
     "re_encrypt_blob",
 ]
 
@@ -60,6 +63,28 @@ def ciphertext_key(index: KeyIndex, blob: Any, region: str) -> tuple[KeyRef, byt
     if len({r.key.id for r in related}) != 1:  # none here (or an ambiguous truncated id)
         raise AwsError("AccessDeniedException", _NOT_HERE)
     return related[0], raw
+
+
+def normalize_mrk_id(account: str, region: str, response: Response) -> Response:
+    """Rename a key CreateKey just made with a moto-style ``mrk-`` id to AWS's format."""
+    body: dict[str, Any] = (response.json() or {}) if response.status == 200 else {}
+    meta = body.get("KeyMetadata") or {}
+    old = str(meta.get("KeyId", ""))
+    if not old.startswith(_MRK) or len(old) == _KEY_ID_LEN:
+        return response
+    new = _MRK + old[len(_MRK) :].replace("-", "")
+    backend = kms_backend(account, region)
+    key = backend.keys.pop(old)
+    key.id, key.arn = new, key.arn.replace(old, new)
+    key.multi_region_configuration["PrimaryKey"]["Arn"] = key.arn
+    backend.keys[new] = key
+    tags = backend.tagger.list_tags_for_resource(old).get("Tags") or []
+    if tags:
+        backend.tagger.tag_resource(new, tags)
+        backend.tagger.delete_all_tags_for_resource(old)
+    body["KeyMetadata"] = key.to_dict()["KeyMetadata"]
+    response.body = json.dumps(body).encode()
+    return response
 
 
 def decrypt_blob(ref: KeyRef, raw: bytes, context: dict[str, str]) -> bytes:

@@ -199,6 +199,7 @@ class LocalAws:
         status: int = 500,
         account: str | None = None,
         seed: int | None = None,
+        region: str | None = None,
     ) -> list[dict[str, Any]]:
         """Add a fault rule (docs/local-aws.md#faults); return the active rules.
 
@@ -213,7 +214,8 @@ class LocalAws:
             "latency_ms": latency_ms,
             "status": status,
         }
-        for name, value in (("count", count), ("account", account), ("seed", seed)):
+        extras = (("count", count), ("account", account), ("seed", seed), ("region", region))
+        for name, value in extras:
             if value is not None:
                 spec[name] = value
         return list(self._admin("POST", "faults", spec)["faults"])
