@@ -44,7 +44,7 @@ def test_a_multi_region_key_decrypts_its_own_ciphertext(local_aws: LocalAws, cus
     arn = mrk(local_aws, customer)
     meta = local_aws.client("kms", customer).describe_key(KeyId=arn)["KeyMetadata"]
     assert re.fullmatch(r"mrk-[0-9a-f]{32}", meta["KeyId"]) and meta["MultiRegion"] is True
-    assert parse_key_arn(arn).is_multi_region  # the product's parser takes AWS's format
+    assert parse_key_arn(arn).multi_region  # the product's parser takes AWS's format
     assert meta["MultiRegionConfiguration"]["MultiRegionKeyType"] == "PRIMARY"
     answer = decrypt(local_aws, customer, "us-east-1", encrypt(local_aws, customer, arn))
     assert (answer["Plaintext"], answer["KeyId"]) == (b"secret", arn)
