@@ -32,7 +32,7 @@ from byok.api.limits import (
 from byok.api.metrics import ApiMetrics, MetricsMiddleware
 from byok.api.probes import Readiness
 from byok.api.problems import install_problem_handlers, problem_openapi
-from byok.api.routes import documents, service, tenants
+from byok.api.routes import documents, key_events, service, tenants
 from byok.api.streams import AbortedDownloadMiddleware
 from byok.service.monitor import KeyMonitor
 from byok.service.vendor import Vendor
@@ -110,7 +110,7 @@ def create_app(
     authenticator.listen(vendor.store.signals)  # revocations reach this process at once
     install_problem_handlers(app, on_key_error=metrics.count_key_error)
     install_limit_handlers(app)
-    for module in (tenants, documents, service):
+    for module in (tenants, documents, service, key_events):
         app.include_router(module.router)
     if console:
         app.mount("/console", create_console(vendor, monitor=monitor))

@@ -50,6 +50,8 @@ PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/openapi.json", "/docs", "/doc
                           "/redoc"})  # fmt: skip
 #: Sub-applications that authenticate by themselves (the web console's session cookies).
 SELF_AUTHENTICATED = ("/console/", "/console")
+#: The key-event receiver authenticates each event by the tenant's key-event secret.
+EVENT_RECEIVER = "/v1/key-events/"
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="byok"'}
 
 
@@ -181,7 +183,11 @@ def _bearer_token(authorization: str | None) -> str:
 
 
 def _self_authenticated(path: str) -> bool:
-    return path == SELF_AUTHENTICATED[1] or path.startswith(SELF_AUTHENTICATED[0])
+    return (
+        path == SELF_AUTHENTICATED[1]
+        or path.startswith(SELF_AUTHENTICATED[0])
+        or path.startswith(EVENT_RECEIVER)
+    )
 
 
 class AuthenticationMiddleware:

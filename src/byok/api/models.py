@@ -267,3 +267,24 @@ class TokenCreatedOut(TokenOut):
     """A new token; ``token`` is shown only this once."""
 
     token: str = Field(description="The bearer token. Store it now: byok keeps only a hash")
+
+
+class KeyEventSecretOut(BaseModel):
+    """A new key-event secret (shown once) and where the customer's events go."""
+
+    tenant: str
+    secret: str = Field(description="Put into the EventBridge connection's API key value")
+    header: str = Field(description="The API key header name")
+    path: str = Field(description="The receiver's path on the vendor's API")
+
+
+class KeyPolicyIn(_Strict):
+    """A tenant's outage grace and key-loss policy (fields left out are unchanged)."""
+
+    outage_grace_s: float | None = Field(
+        default=None, ge=0, le=3600, description="Serve cached keys this long in a KMS outage"
+    )
+    webhook_url: str | None = Field(default=None, max_length=2048)
+    notify_every_s: float | None = Field(default=None, ge=60)
+    on_key_loss: Literal["keep", "shred"] | None = None
+    shred_after_s: float | None = Field(default=None, ge=3600)

@@ -46,6 +46,8 @@ class EventTarget:
     account: str | None = None
     event_names: tuple[str, ...] = ()
     id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+    #: Extra request headers, like an EventBridge connection's API-key auth (never shown).
+    headers: tuple[tuple[str, str], ...] = field(default=(), repr=False)
 
     @classmethod
     def from_json(cls, spec: dict[str, Any]) -> EventTarget:
@@ -54,9 +56,11 @@ class EventTarget:
         Raises:
             ValueError: naming the field and the fix.
         """
-        unknown = sorted(set(spec) - {"url", "account", "event_names"})
+        unknown = sorted(set(spec) - {"url", "account", "event_names", "headers"})
         if unknown:
-            raise ValueError(f"unknown field {unknown[0]!r}; use url, account, event_names")
+            raise ValueError(
+                f"unknown field {unknown[0]!r}; use url, account, event_names, headers"
+            )
         url = spec.get("url")
         if not isinstance(url, str) or not url.startswith(("http://", "https://")):
             raise ValueError("url must be an http:// or https:// URL")
@@ -68,7 +72,13 @@ class EventTarget:
         names = spec.get("event_names") or []
         if not isinstance(names, list) or not all(isinstance(n, str) and n for n in names):
             raise ValueError("event_names must be a list of event names such as DisableKey")
-        return cls(url, account, tuple(names))
+        headers = spec.get("headers") or {}
+        if not isinstance(headers, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) and k and "\n" not in k + v
+            for k, v in headers.items()
+        ):
+            raise ValueError("headers must map header names to values (an API key, say)")
+        return cls(url, account, tuple(names), headers=tuple(sorted(headers.items())))
 
     def wants(self, event: dict[str, Any]) -> bool:
         """True if ``event`` (EventBridge shape) is for this target."""
@@ -175,8 +185,9 @@ def _deliver(target: EventTarget, event: dict[str, Any]) -> dict[str, Any]:
     error = ""
     for attempt in range(1, _ATTEMPTS + 1):
         request = urllib.request.Request(  # noqa: S310 - a URL the operator configured
-            target.url, data=body, method="POST", headers={"Content-Type": "application/json"}
-        )
+            target.url, data=body, method="POST",
+            headers={**dict(target.headers), "Content-Type": "application/json"},
+        )  # fmt: skip
         try:
             with urllib.request.urlopen(request, timeout=_TIMEOUT_S) as answer:  # noqa: S310
                 status = int(answer.status)

@@ -270,14 +270,22 @@ class LocalAws:
     # -- key events (docs/local-aws.md#key-events) ---------------------------------------
 
     def add_event_target(
-        self, url: str, *, account: str | None = None, event_names: Sequence[str] = ()
+        self,
+        url: str,
+        *,
+        account: str | None = None,
+        event_names: Sequence[str] = (),
+        headers: Mapping[str, str] | None = None,
     ) -> str:
-        """Deliver EventBridge-shaped key events of ``account`` (all if None) to ``url``.
+        """Deliver EventBridge-shaped key events of ``account`` (all if None) to ``url``
+        (with ``headers``, like an EventBridge connection's API key).
 
         Returns:
             The target's id (for :meth:`remove_event_target`).
         """
         spec: dict[str, Any] = {"url": url, "event_names": list(event_names)}
+        if headers:
+            spec["headers"] = dict(headers)
         if account is not None:
             spec["account"] = account
         targets = self._admin("POST", "event-targets", spec)["targets"]

@@ -292,14 +292,24 @@ class Vendor:
     # -- key availability ------------------------------------------------------------------
 
     def check_key(self, tenant: str, *, unwrap: bool = False) -> TenantState:
-        """Probe the tenant's key now (key monitor, key events): DescribeKey, and for an
-        unavailable tenant (or ``unwrap``) also a real unwrap, so access is proven.
+        """Probe the tenant's key now (key monitor): see :meth:`probe_key`.
 
         Returns:
             The tenant's state after the probe.
         """
-        wrapper = self.active_wrapper(tenant)
+        if self.tenants.get(tenant).state in _SERVING:
+            self.probe_key(tenant, unwrap=unwrap)
+        return self.tenants.get(tenant).state
+
+    def probe_key(self, tenant: str, *, unwrap: bool = False) -> ByokError | None:
+        """DescribeKey, and for an unavailable tenant (or ``unwrap``) a real unwrap, so
+        access is proven; a refusal marks the tenant KEY_UNAVAILABLE, a success ACTIVE.
+
+        Returns:
+            The error the probe met (None: access proven).
+        """
         try:
+            wrapper = self.active_wrapper(tenant)
             with self._guard(tenant, "monitor:check-key", None):
                 description = wrapper.describe_key()
                 self._audit_kms(tenant, "kms:DescribeKey", description.request_id, "key monitor")
@@ -308,9 +318,9 @@ class Vendor:
                     raise _state_error(description.key_state, tenant)
                 if unwrap or self.tenants.get(tenant).state == TenantState.KEY_UNAVAILABLE:
                     self._probe_unwrap(tenant, wrapper)
-        except ByokError:
-            pass  # recorded by _guard; the state says what happened
-        return self.tenants.get(tenant).state
+        except ByokError as exc:
+            return exc  # recorded by _guard; the state says what happened
+        return None
 
     def _probe_unwrap(self, tenant: str, wrapper: KmsKeyWrapper) -> None:
         """Prove decrypt access by unwrapping the current TK (the plaintext is dropped)."""
