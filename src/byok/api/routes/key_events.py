@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import JSONResponse
+from fastapi.security import APIKeyHeader
 
 from byok.api.auth import Action, AuthorizedRoute, requires
 from byok.api.models import TENANT_PATTERN, KeyEventSecretOut, KeyPolicyIn
@@ -24,6 +25,8 @@ __all__ = ["EVENTS_PREFIX", "receiver", "router"]
 EVENTS_PREFIX = "/v1/key-events/"
 router = APIRouter(route_class=AuthorizedRoute, tags=["key events"])
 TenantId = Annotated[str, Path(pattern=TENANT_PATTERN, description="The tenant id")]
+# Documents the scheme in OpenAPI; the receiver itself checks the secret (constant time).
+_EVENT_KEY = APIKeyHeader(name=SECRET_HEADER, scheme_name="eventKey", auto_error=False)
 
 
 def _vendor(request: Request) -> Vendor:
@@ -46,12 +49,13 @@ def receiver(request: Request) -> KeyEventReceiver:
                **responses_for(401, 413, 422, 500)},
     summary="Receive a key or role event of the customer (EventBridge API destination)",
 )  # fmt: skip
-async def receive_key_event(request: Request, tenant: TenantId) -> JSONResponse:
+async def receive_key_event(
+    request: Request, tenant: TenantId, secret: Annotated[str | None, Depends(_EVENT_KEY)]
+) -> JSONResponse:
     """Authenticate the event, then re-probe the tenant's key at once (never trusts it)."""
     import anyio.to_thread
 
     body = await request.body()
-    secret = request.headers.get(SECRET_HEADER)
     try:
         outcome = await anyio.to_thread.run_sync(receiver(request).receive, tenant, secret, body)
     except KeyEventRejected as exc:
