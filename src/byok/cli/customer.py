@@ -106,6 +106,29 @@ UNCONDITIONED = typer.Option(
     "limited to this tenant's encryption context kms:EncryptionContext:byok:tenant and the "
     "caller's account). The vendor's verification refuses an unconditioned key.",
 )
+DENY_SCOPES = typer.Option(
+    None,
+    "--deny-scope",
+    help="Refuse the vendor this scope (repeatable): a Deny on kms:EncryptionContext:byok:scope.",
+)
+DENY_PERIODS = typer.Option(
+    None,
+    "--deny-period",
+    help="Refuse the vendor this calendar period and its sub-periods (repeatable): 2026, "
+    "2026-11, 2026-11-05 or 2026-11-05T10 (UTC), a Deny on kms:EncryptionContext:byok:period.",
+)
+DENY_REASONS = typer.Option(
+    None,
+    "--deny-reason",
+    help="Refuse the vendor this access reason (repeatable): customer-request, vendor-service "
+    "or vendor-support, a Deny on kms:EncryptionContext:byok:reason.",
+)
+REQUIRE_CONTEXT = typer.Option(
+    False,
+    "--require-context",
+    help="Strict: also refuse any use whose encryption context lacks byok:scope, byok:period "
+    "or byok:reason (so a Deny cannot be sidestepped by leaving the key out).",
+)
 REGION = typer.Option(
     None,
     "--region",
@@ -154,8 +177,14 @@ def _setup(
     region: str | None,
     alias: str | None,
     description: str | None,
+    levers: tuple[list[str] | None, list[str] | None, list[str] | None, bool] = (
+        None,
+        None,
+        None,
+        False,
+    ),
 ) -> CustomerSetup:
-    from byok.core.policy.templates import UNCONDITIONED_WARNING, CustomerSetup
+    from byok.core.policy.templates import UNCONDITIONED_WARNING, AccessLevers, CustomerSetup
 
     if unconditioned:
         err_console.print(UNCONDITIONED_WARNING)
@@ -171,6 +200,12 @@ def _setup(
         region=region,
         key_alias=alias,
         description=description,
+        levers=AccessLevers(
+            deny_scopes=tuple(levers[0] or ()),
+            deny_periods=tuple(levers[1] or ()),
+            deny_reasons=tuple(levers[2] or ()),
+            require_context=levers[3],
+        ),
     )
 
 
@@ -188,6 +223,10 @@ def policy(
     client_role: str = CLIENT_ROLE,
     admins: list[str] = ADMINS,
     unconditioned: bool = UNCONDITIONED,
+    deny_scope: list[str] = DENY_SCOPES,
+    deny_period: list[str] = DENY_PERIODS,
+    deny_reason: list[str] = DENY_REASONS,
+    require_context: bool = REQUIRE_CONTEXT,
     region: str = REGION,
     alias: str = ALIAS,
     description: str = DESCRIPTION,
@@ -257,6 +296,7 @@ def policy(
         region=region,
         alias=alias,
         description=description,
+        levers=(deny_scope, deny_period, deny_reason, require_context),
     )
     vendor = _vendor(vendor_account, vendor_role, storage_role)
     _print_policy(vendor, setup, output_format, document, out, json_output=json_output)
@@ -325,6 +365,10 @@ def setup(
     client_role: str = CLIENT_ROLE,
     admins: list[str] = ADMINS,
     unconditioned: bool = UNCONDITIONED,
+    deny_scope: list[str] = DENY_SCOPES,
+    deny_period: list[str] = DENY_PERIODS,
+    deny_reason: list[str] = DENY_REASONS,
+    require_context: bool = REQUIRE_CONTEXT,
     region: str = REGION,
     alias: str = ALIAS,
     description: str = DESCRIPTION,
@@ -395,6 +439,7 @@ def setup(
         region=region,
         alias=alias,
         description=description,
+        levers=(deny_scope, deny_period, deny_reason, require_context),
     )
     result = run_setup(
         aws, _vendor(vendor_account, vendor_role, storage_role), wanted, dry_run=dry_run

@@ -14,9 +14,13 @@ from collections.abc import Mapping
 from byok.errors import InvalidInput
 
 __all__ = [
+    "ACCESS_REASONS",
     "MAX_CONTEXT_PAIRS",
     "MAX_CONTEXT_VALUE_BYTES",
     "MAX_ID_BYTES",
+    "PERIOD_CONTEXT_KEY",
+    "REASON_CONTEXT_KEY",
+    "SCOPE_CONTEXT_KEY",
     "TENANT_CONTEXT_KEY",
     "TK_CONTEXT_KEY",
     "canonical_context",
@@ -28,6 +32,13 @@ __all__ = [
 TENANT_CONTEXT_KEY = "byok:tenant"
 #: Context key naming the tenant key (``kms:EncryptionContext:byok:tk``).
 TK_CONTEXT_KEY = "byok:tk"
+#: Context keys a customer's key policy can deny on (docs/SECURITY.md#customer-levers): the
+#: collection a tenant key serves, its calendar period, and why the vendor unwraps it.
+SCOPE_CONTEXT_KEY = "byok:scope"
+PERIOD_CONTEXT_KEY = "byok:period"
+REASON_CONTEXT_KEY = "byok:reason"
+#: Every access reason byok states (``byok:reason``).
+ACCESS_REASONS = ("customer-request", "vendor-service", "vendor-support")
 
 #: docs/FORMAT.md#conventions: identifiers are 1 to 256 bytes of UTF-8.
 MAX_ID_BYTES = 256

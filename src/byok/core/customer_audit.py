@@ -29,6 +29,7 @@ from typing import Any
 
 from byok.core.arn import parse_key_arn, parse_role_arn
 from byok.core.binding_findings import tenant_binding_findings, vendor_role_findings
+from byok.core.lever_findings import lever_findings
 from byok.core.policy.evaluate import parse_policy
 from byok.core.policy.templates import VendorIdentity
 from byok.core.setup_checks import (
@@ -164,6 +165,7 @@ def audit_policies(
     )
     findings = [*key_user_findings(audit), *static_findings(audit), *outsider_findings(audit)]
     findings += tenant_binding_findings(audit) + vendor_role_findings(audit)
+    findings += lever_findings(audit)
     if audit.trust is not None:
         findings += trust_findings(audit)
     ordered = sorted(findings, key=lambda f: (-f.severity, f.code, f.evidence))

@@ -11,6 +11,7 @@ another account, which grants ``kms:*``.
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -160,23 +161,42 @@ def _everything() -> PolicyDocument:
     )
 
 
-def kms_allows(audit: AuditSubject, role_arn: str, action: str, tenant: str | None) -> bool:
+#: The scope, period and reason the audit's probes state (no customer denies these names), so a
+#: strict key policy (``--require-context``) still lets the probes through.
+PROBE_CONTEXT: Final = {
+    "byok:scope": "byok-audit-probe",
+    "byok:period": "2000-01",
+    "byok:reason": "customer-request",
+}
+
+
+def kms_allows(
+    audit: AuditSubject,
+    role_arn: str,
+    action: str,
+    tenant: str | None,
+    *,
+    context: Mapping[str, str | None] | None = None,
+) -> bool:
     """Whether a session of ``role_arn`` may do ``action`` on the key with ``tenant``'s
-    encryption context (None: no context), by the customer's policies."""
+    encryption context (None: no context), by the customer's policies.
+
+    ``context`` overrides the probe's scope, period and reason (:data:`PROBE_CONTEXT`) or
+    adds keys; a None value leaves that key out.
+    """
     arns, account = _caller(role_arn)
     if account == audit.customer and role_arn == audit.client_role:
         identity = audit.permissions
     else:
         identity = (_everything(),)
-    context = (
+    pairs: dict[str, str | None] = {TENANT_CONTEXT_KEY: tenant, "byok:tk": "byok-audit"}
+    pairs |= PROBE_CONTEXT | dict(context or {})
+    keys = (
         {}
         if tenant is None or action == "kms:DescribeKey"
-        else {
-            f"kms:EncryptionContext:{TENANT_CONTEXT_KEY}": tenant,
-            "kms:EncryptionContext:byok:tk": "byok-audit",
-        }
+        else {f"kms:EncryptionContext:{k}": v for k, v in pairs.items() if v is not None}
     )
-    request = Request(arns, account, action, audit.key_arn, context)
+    request = Request(arns, account, action, audit.key_arn, keys)
     decision = kms_authorize(audit.key_policy, identity, request, key_account=audit.customer)
     return decision.allowed
 

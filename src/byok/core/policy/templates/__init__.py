@@ -22,9 +22,11 @@ from byok.core.policy.templates.inputs import (
     DEFAULT_VENDOR_ROLE,
     CustomerSetup,
     VendorIdentity,
+    handover_config,
     validate_admin_arn,
     validate_role_name,
 )
+from byok.core.policy.templates.levers import AccessLevers
 from byok.core.policy.templates.policies import (
     CONTEXT_ACTIONS,
     KEY_ADMIN_ACTIONS,
@@ -37,7 +39,6 @@ from byok.core.policy.templates.policies import (
     UNCONDITIONED_WARNING,
     client_permissions_policy,
     client_trust_policy,
-    handover_config,
     merge_key_policy,
     new_key_policy,
     render_json,
@@ -58,6 +59,7 @@ __all__ = [
     "SID_TRUST",
     "TENANT_CONDITION_KEY",
     "UNCONDITIONED_WARNING",
+    "AccessLevers",
     "CustomerSetup",
     "VendorIdentity",
     "client_permissions_policy",

@@ -145,7 +145,9 @@ def _param(default: Any, description: str, **constraints: Any) -> dict[str, Any]
 def _resources(setup: CustomerSetup) -> dict[str, Any]:
     values = _values(setup)
     admins = {"Fn::If": [_HAS_ADMINS, admin_statement(values), {"Ref": "AWS::NoValue"}]}
-    users = key_user_statements(values, mode=setup.mode, hardening=setup.hardening)
+    users = key_user_statements(
+        values, mode=setup.mode, hardening=setup.hardening, levers=setup.levers
+    )
     key_policy = key_policy_document([root_statement(values), admins, *users])
     resources: dict[str, Any] = {
         "Key": {

@@ -18,8 +18,8 @@ and the fix, so the generators never see a malformed value.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
-from typing import Final
+from dataclasses import dataclass, field, replace
+from typing import Any, Final
 
 from byok.core.arn import (
     KeyArn,
@@ -28,6 +28,7 @@ from byok.core.arn import (
     parse_role_arn,
     validate_role_name,
 )
+from byok.core.policy.templates.levers import AccessLevers
 from byok.core.tenant_config import (
     MODES,
     AccessMode,
@@ -41,6 +42,7 @@ __all__ = [
     "DEFAULT_VENDOR_ROLE",
     "CustomerSetup",
     "VendorIdentity",
+    "handover_config",
     "partition_of_region",
     "validate_admin_arn",
     "validate_role_name",
@@ -157,6 +159,8 @@ class CustomerSetup:
         region: the key's region; None means the key ARN's region, or us-east-1.
         key_alias: alias of a new key; None means ``alias/byok-<tenant>``.
         description: description of a new key; None means a standard one naming the tenant.
+        levers: scopes, periods and access reasons the key policy denies the key user
+            (:mod:`byok.core.policy.templates.levers`).
 
     Raises:
         InvalidInput: on construction, naming the malformed or contradictory field.
@@ -173,6 +177,7 @@ class CustomerSetup:
     region: str | None = None
     key_alias: str | None = None
     description: str | None = None
+    levers: AccessLevers = field(default_factory=AccessLevers)
 
     def __post_init__(self) -> None:
         validate_tenant_id(self.tenant)
@@ -301,3 +306,31 @@ class CustomerSetup:
         if self.mode == "direct":
             return None
         return f"arn:{self.partition}:iam::{self.customer_account}:role/{self.client_role_name}"
+
+
+def handover_config(setup: CustomerSetup, key_arn: str | None = None) -> dict[str, Any]:
+    """What the customer hands to the vendor (guide, section 3), in the shape
+    :meth:`byok.core.tenant_config.TenantKeyConfig.from_dict` accepts.
+
+    Returns:
+        ``tenant, mode, key_arn, region`` (+ ``client_role_arn, external_id`` for Option B).
+
+    Raises:
+        InvalidInput: field ``key_arn`` if neither ``key_arn`` nor ``setup.key_arn`` is given.
+    """
+    arn = key_arn if key_arn is not None else setup.key_arn
+    if arn is None:
+        raise InvalidInput(
+            "key_arn", "is needed for the hand-over", fix="Give the ARN of the key once it exists."
+        )
+    adopted = replace(setup, key_arn=arn)  # validates its account and region
+    config: dict[str, Any] = {
+        "tenant": setup.tenant,
+        "mode": setup.mode,
+        "key_arn": arn,
+        "region": adopted.key_region,
+    }
+    if setup.mode == "assume-role":
+        config["client_role_arn"] = setup.client_role_arn
+        config["external_id"] = setup.external_id
+    return config

@@ -25,11 +25,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Final
 
 from byok.core.context import TENANT_CONTEXT_KEY
 from byok.core.policy.templates.inputs import CustomerSetup, VendorIdentity
+from byok.core.policy.templates.levers import AccessLevers, lever_sids, lever_statements
 from byok.errors import InvalidInput
 
 __all__ = [
@@ -47,7 +48,6 @@ __all__ = [
     "admin_statement",
     "client_permissions_policy",
     "client_trust_policy",
-    "handover_config",
     "key_policy_document",
     "key_user_statements",
     "literal_values",
@@ -171,17 +171,22 @@ def vendor_sids(mode: str, hardening: bool) -> tuple[str, ...]:
     return (f"Allow {who} to use the key for this tenant only", f"Allow {who} to describe the key")
 
 
-def key_user_statements(v: PolicyValues, *, mode: str, hardening: bool) -> list[dict[str, Any]]:
-    """The key-policy statement(s) that let the key user use the key.
+def key_user_statements(
+    v: PolicyValues, *, mode: str, hardening: bool, levers: AccessLevers | None = None
+) -> list[dict[str, Any]]:
+    """The key-policy statement(s) that let the key user use the key, then the Deny
+    statements of the customer's ``levers`` (scopes, periods, reasons).
 
     Returns:
         One statement with the five actions; under hardening two (the four context actions
-        with tenant and caller-account conditions, DescribeKey with the caller-account one).
+        with tenant and caller-account conditions, DescribeKey with the caller-account one);
+        then zero or more lever Denies.
     """
     sids = vendor_sids(mode, hardening)
     principal = {"AWS": v.key_user}
+    denies = lever_statements(v.key_user, _WHO.get(mode, "the key user"), levers or AccessLevers())
     if not hardening:
-        return [_statement(sids[0], principal, list(KEY_USE_ACTIONS), "*")]
+        return [_statement(sids[0], principal, list(KEY_USE_ACTIONS), "*"), *denies]
     use_condition = {
         "StringEquals": {CALLER_ACCOUNT_KEY: v.caller_account, TENANT_CONDITION_KEY: v.tenant}
     }
@@ -189,6 +194,7 @@ def key_user_statements(v: PolicyValues, *, mode: str, hardening: bool) -> list[
     return [
         _statement(sids[0], principal, list(CONTEXT_ACTIONS), "*", use_condition),
         _statement(sids[1], principal, ["kms:DescribeKey"], "*", describe_condition),
+        *denies,
     ]
 
 
@@ -274,7 +280,9 @@ def vendor_key_statements(vendor: VendorIdentity, setup: CustomerSetup) -> list[
         The statements of :func:`key_user_statements` with literal values.
     """
     values = literal_values(vendor, setup)
-    return key_user_statements(values, mode=setup.mode, hardening=setup.hardening)
+    return key_user_statements(
+        values, mode=setup.mode, hardening=setup.hardening, levers=setup.levers
+    )
 
 
 def new_key_policy(vendor: VendorIdentity, setup: CustomerSetup) -> dict[str, Any]:
@@ -287,7 +295,9 @@ def new_key_policy(vendor: VendorIdentity, setup: CustomerSetup) -> dict[str, An
     statements = [root_statement(values)]
     if setup.admins:
         statements.append(admin_statement(values))
-    statements += key_user_statements(values, mode=setup.mode, hardening=setup.hardening)
+    statements += key_user_statements(
+        values, mode=setup.mode, hardening=setup.hardening, levers=setup.levers
+    )
     return key_policy_document(statements)
 
 
@@ -349,38 +359,11 @@ def merge_key_policy(
             fix="Give the key's current policy (KMS GetKeyPolicy).",
         )
     ours = set(vendor_sids(setup.mode, False)) | set(vendor_sids(setup.mode, True))
+    ours |= set(lever_sids(_WHO.get(setup.mode, "the key user")))
     kept = [s for s in statements if not (isinstance(s, dict) and s.get("Sid") in ours)]
     merged = dict(existing)
     merged["Statement"] = kept + vendor_key_statements(vendor, setup)
     return merged
-
-
-def handover_config(setup: CustomerSetup, key_arn: str | None = None) -> dict[str, Any]:
-    """What the customer hands to the vendor (guide, section 3), in the shape
-    :meth:`byok.core.tenant_config.TenantKeyConfig.from_dict` accepts.
-
-    Returns:
-        ``tenant, mode, key_arn, region`` (+ ``client_role_arn, external_id`` for Option B).
-
-    Raises:
-        InvalidInput: field ``key_arn`` if neither ``key_arn`` nor ``setup.key_arn`` is given.
-    """
-    arn = key_arn if key_arn is not None else setup.key_arn
-    if arn is None:
-        raise InvalidInput(
-            "key_arn", "is needed for the hand-over", fix="Give the ARN of the key once it exists."
-        )
-    adopted = replace(setup, key_arn=arn)  # validates its account and region
-    config: dict[str, Any] = {
-        "tenant": setup.tenant,
-        "mode": setup.mode,
-        "key_arn": arn,
-        "region": adopted.key_region,
-    }
-    if setup.mode == "assume-role":
-        config["client_role_arn"] = setup.client_role_arn
-        config["external_id"] = setup.external_id
-    return config
 
 
 def render_json(document: Any) -> str:

@@ -215,7 +215,9 @@ def _data_and_locals() -> list[Block]:
 def _key_resources(setup: CustomerSetup) -> list[Block]:
     values = _values(setup)
     admins = Conditional("length(var.key_admin_arns) > 0", [admin_statement(values)], [])
-    users = key_user_statements(values, mode=setup.mode, hardening=setup.hardening)
+    users = key_user_statements(
+        values, mode=setup.mode, hardening=setup.hardening, levers=setup.levers
+    )
     statements = Call("concat", ([root_statement(values)], admins, users))
     policy = {"Version": "2012-10-17", "Id": "byok-key-policy", "Statement": statements}
     key = Block(
