@@ -19,6 +19,7 @@ from typing import Any, cast
 import pytest
 
 from byok.core.policy.templates import (
+    AccessLevers,
     CustomerSetup,
     VendorIdentity,
     client_trust_policy,
@@ -61,6 +62,10 @@ CASES = {
     for key in (False, True)
     for hardening in (False, True)
 }
+# The customer's levers (docs/CUSTOMER.md, "Levers"): one adopted key with a reason denied.
+CASES["direct-existing-levers"] = replace(
+    _case("direct", True, True), levers=AccessLevers(deny_reasons=("vendor-support",))
+)
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
