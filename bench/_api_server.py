@@ -97,9 +97,10 @@ def _write_durably(path: Path, data: bytes) -> None:
         os.close(descriptor)
 
 
-def baseline_app(root: Path, filler: bytes) -> FastAPI:
-    """The framework ceiling (``/null``) and the plain-file baseline (``/plain``)."""
-    app = FastAPI()
+def baseline_app(root: Path, filler: bytes, byok_app: FastAPI) -> FastAPI:
+    """The framework ceiling (``/null``) and the plain-file baseline (``/plain``); its
+    lifespan runs byok's (signal listener, as under ``byok serve``), which a mount skips."""
+    app = FastAPI(lifespan=lambda _: byok_app.router.lifespan_context(byok_app))
     root.mkdir(parents=True, exist_ok=True)
 
     def _path(name: str) -> Path:
@@ -135,16 +136,18 @@ def serve(aws: str, home: Path, filler_path: Path, database: str | None) -> int:
     import uvicorn
 
     from byok.api import create_app
-    from byok.api.server import tcp_listener
+    from byok.api.server import server_config, tcp_listener
 
     vendor, token, env = onboard(aws, home, database)
-    app = baseline_app(home / "plain", filler_path.read_bytes())
-    app.mount("/", create_app(vendor))
+    byok_app = create_app(vendor)
+    app = baseline_app(home / "plain", filler_path.read_bytes(), byok_app)
+    app.mount("/", byok_app)
     sock = tcp_listener()
     sock.listen(2048)  # connections made before uvicorn runs wait in the backlog
     port = sock.getsockname()[1]
     line = {"url": f"http://127.0.0.1:{port}", "token": token, "env": env}
     print(json.dumps(line), flush=True)
-    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
+    # byok serve's own configuration (guarded protocol, limits) for all three targets.
+    config = server_config(app, log_level="warning", lifespan="on", access_log=False)
     uvicorn.Server(config).run(sockets=[sock])
     return 0

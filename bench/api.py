@@ -150,9 +150,9 @@ def _workers(load: Load, server: dict[str, Any], args: argparse.Namespace) -> di
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    env = os.environ | server["env"] | {"BYOK_KEY_MONITOR_INTERVAL_SECONDS": "3600"}
-    command = [sys.executable, "-c", "from byok.cli.main import main; main()", "serve",
-               "--port", str(port), "--workers", str(args.workers), "--no-monitor"]  # fmt: skip
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")} | server["env"]
+    command = [str(Path(sys.executable).with_name("byok")), "serve", "--port", str(port),
+               "--workers", str(args.workers), "--no-monitor"]  # fmt: skip
     child = subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL,
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
     try:

@@ -87,6 +87,8 @@ class GuardedH11Protocol(H11Protocol):
             The protocol class.
         """
         bound = {"head_timeout_s": limits.head_timeout_s, "max_connections": limits.max_connections}
+        if all(getattr(cls, name) == value for name, value in bound.items()):
+            return cls  # importable by name: worker processes (spawned) can unpickle it
         return type("GuardedH11Protocol", (cls,), bound)
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -149,8 +151,11 @@ def server_config(
     limits: ServerLimits | None = None,
     log_level: str = "info",
     lifespan: str = "auto",
+    **extra: Any,
 ) -> uvicorn.Config:
     """The uvicorn configuration ``byok serve`` runs with (and the tests and benchmarks).
+
+    ``extra`` goes to :class:`uvicorn.Config` as it is (e.g. ``workers``, ``factory``).
 
     Returns:
         A :class:`uvicorn.Config` using :class:`GuardedH11Protocol`.
@@ -159,7 +164,7 @@ def server_config(
     return uvicorn.Config(
         app, host=host, port=port, log_level=log_level, lifespan=lifespan,  # type: ignore[arg-type]
         http=GuardedH11Protocol.with_limits(limits), timeout_keep_alive=limits.keep_alive_s,
-        h11_max_incomplete_event_size=limits.max_head_bytes, backlog=limits.backlog,
+        h11_max_incomplete_event_size=limits.max_head_bytes, backlog=limits.backlog, **extra,
     )  # fmt: skip
 
 
@@ -171,6 +176,7 @@ def serve(
     monitor: bool = True,
     max_body_bytes: int = ServingLimits.max_body_bytes,
     log_level: str = "info",
+    workers: int = 1,
 ) -> None:
     """Serve the API until interrupted (SIGINT/SIGTERM stop it gracefully).
 
@@ -181,11 +187,20 @@ def serve(
         monitor: run the key monitor in this process.
         max_body_bytes: largest document upload.
         log_level: uvicorn's log level (access logs never contain tokens: they are headers).
+        workers: processes (more than 1: :mod:`byok.api.workers`; settings then come from
+            the environment).
 
     Raises:
         InvalidInput: a malformed setting (named).
         StorageError: the database cannot be opened or migrated.
     """
+    if workers > 1:
+        from byok.api.workers import serve_workers
+
+        open_vendor(settings, actor="api").store.close()  # migrate once, before the workers
+        serve_workers(host, port, workers, monitor=monitor, max_body_bytes=max_body_bytes,
+                      log_level=log_level)  # fmt: skip
+        return
     vendor = open_vendor(settings, actor="api")
     app = create_app(
         vendor,

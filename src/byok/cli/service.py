@@ -53,6 +53,9 @@ def serve_command(
         help="Print {url, pid} as one JSON line first and keep stdout free of "
         "access logs (uvicorn logs warnings and errors on stderr).",
     ),
+    workers: int = typer.Option(
+        1, min=1, max=64, help="Worker processes on one socket (about one core each)."
+    ),
 ) -> None:
     """Serve the REST API (OpenAPI at /docs and /openapi.json) on the embedded defaults.
 
@@ -65,9 +68,10 @@ def serve_command(
         sys.stdout.flush()
     log_level = "warning" if json_output else "info"
     if max_body_bytes is None:
-        serve(host, port, monitor=monitor, log_level=log_level)
+        serve(host, port, monitor=monitor, log_level=log_level, workers=workers)
     else:
-        serve(host, port, monitor=monitor, log_level=log_level, max_body_bytes=max_body_bytes)
+        serve(host, port, monitor=monitor, log_level=log_level, max_body_bytes=max_body_bytes,
+              workers=workers)  # fmt: skip
 
 
 @token_app.command("create")
