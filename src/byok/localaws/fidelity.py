@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
+from byok.localaws import cloudformation
 from byok.localaws.accounts import Caller, Identities, install_moto_patches
 from byok.localaws.events import EventBus, EventTarget
 from byok.localaws.faults import FaultSet
@@ -56,6 +57,7 @@ class FidelityLayer:
         self._moto = moto_app
         self._identities = Identities()
         install_moto_patches(self._identities)
+        cloudformation.install()
         self._index = KeyIndex()
         self.events = EventBus()
         self.trail = EventLog(listener=self.events.publish)
