@@ -208,5 +208,10 @@ def _customer(walk: Walk, acme: Onboarded, tmp: Path) -> None:
     walk.both("customer", "activity", "--handover", str(acme.handover), env=acme.customer_env)
     policy = ("customer", "policy", "--mode", "direct", "--vendor-account", vendor_account,
               "--tenant", "acme", "--key-arn", handover["key_arn"])  # fmt: skip
+    endpoint = "https://vendor.example/v1/key-events/acme"
+    forwarding = ("customer", "forwarding-rule", "--tenant", "acme", "--key-arn",
+                  handover["key_arn"], "--endpoint", endpoint)  # fmt: skip
+    assert "aws_cloudwatch_event_rule" in walk.text(*forwarding, "--format", "terraform")
+    assert walk.json(*forwarding)["template"]["Resources"]["KeyEventsRule"]
     walk.text(*policy, "--out", str(tmp / "kit1"))
     assert walk.json(*policy, "--out", str(tmp / "kit2"))["written"]

@@ -5,7 +5,16 @@ from __future__ import annotations
 import typer
 
 from byok import __version__
-from byok.cli import customer, documents, lifecycle, local_aws, service, tenant, vendor_setup
+from byok.cli import (
+    customer,
+    documents,
+    forwarding,
+    lifecycle,
+    local_aws,
+    service,
+    tenant,
+    vendor_setup,
+)
 from byok.cli.output import emit_json
 
 app = typer.Typer(
@@ -52,6 +61,7 @@ app.command("monitor")(documents.monitor_command)
 app.command("vendor-setup")(vendor_setup.vendor_setup_command)
 app.command("local-aws")(local_aws.local_aws_command)
 lifecycle.register(tenant.tenant_app, customer.customer_app, app)
+customer.customer_app.command("forwarding-rule")(forwarding.forwarding_rule_command)
 
 
 @app.command("demo")
