@@ -11,6 +11,8 @@ the first run of each is a warm-up):
 * KMS calls for 10,000 encrypts + 10,000 decrypts of one tenant in one process.
 * Peak extra memory while streaming a 1 GiB document (encrypt piped into decrypt), measured in
   a child process (tracemalloc and RSS); input generated lazily, output discarded.
+* 4 KiB against Asherah (the fastest peer library) in the same process, one and eight
+  threads (``bench/_envelope_peers.py``; says so when ``asherah`` is not installed).
 * With the project's local AWS (``byok.localaws``) and KMS wrapper (``byok.aws.kms``): the
   same 4 KiB / 4 MiB operations through a real (local) KMS key vs the AWS Encryption SDK for
   Python (caching CMM, committing unsigned suite ``AES_256_GCM_HKDF_SHA512_COMMIT_KEY``) on the
@@ -40,6 +42,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _envelope_esdk import bench_esdk
+from _envelope_peers import bench_peers
 from _harness import (
     KIB,
     MIB,
@@ -304,6 +307,7 @@ def main(argv: list[str]) -> int:
     print(f"{os.cpu_count()} CPUs, load average {load} (others' load skews absolute figures)")
     bench_large((8 if args.quick else 64) * MIB, repeat, rows, figures)
     bench_small(repeat, rows, figures)
+    bench_peers(repeat, 1.0 if args.quick else 3.0, rows, figures)
     bench_kms_calls(rows, figures)
     bench_stream(128 if args.quick else 1024, rows, figures)
     bench_esdk(repeat, rows, figures)
