@@ -101,7 +101,10 @@ def test_operator_offboards_a_tenant_and_only_that_tenant(world: ApiWorld) -> No
     assert response.headers["content-type"] == "application/json"
     report = response.json()
     assert set(report) == {"tenant", "previous_state", "tk_ids", "key_arns", "document_rows",
-                           "blobs", "configs_retired", "audit_seq"}  # fmt: skip
+                           "blobs", "configs_retired", "audit_seq", "vendor_key_destroyed",
+                           "still_decryptable", "customer_action"}  # fmt: skip
+    assert report["vendor_key_destroyed"] is True
+    assert "disable or schedule deletion" in report["customer_action"]
     assert report["tenant"] == "doomed"
     assert report["previous_state"] == "ACTIVE"
     assert len(report["tk_ids"]) >= 1 and all(isinstance(t, str) for t in report["tk_ids"])
@@ -169,7 +172,8 @@ def test_the_operation_is_documented_with_its_report_and_problem_responses(
     assert ok == {"$ref": "#/components/schemas/OffboardOut"}
     assert set(document["components"]["schemas"]["OffboardOut"]["required"]) == {
         "tenant", "previous_state", "tk_ids", "key_arns", "document_rows", "blobs",
-        "configs_retired", "audit_seq",
+        "configs_retired", "audit_seq", "vendor_key_destroyed", "still_decryptable",
+        "customer_action",
     }  # fmt: skip
     for status in ("401", "403", "404", "422", "500"):
         problem = operation["responses"][status]["content"]["application/problem+json"]

@@ -338,3 +338,41 @@ def test_grants_to_the_vendor_are_listed(
     assert vendor_principal in finding.evidence and "RevokeGrant" in finding.fix
     kms.revoke_grant(KeyId=setup.key_arn, GrantId=made["GrantId"])
     assert audit().report.findings == ()
+
+
+@pytest.mark.parametrize("mode", ["direct", "assume-role"])
+def test_after_offboarding_every_path_left_to_the_vendor_is_a_finding(
+    configured: Configure, local_aws: Any, vendor: Vendor, account: str, mode: str
+) -> None:
+    """Issue 17: ``--offboarded`` shows whether the vendor still has a statement, grant or
+    trust on the key, and whether the key still works at all; taking them away clears it."""
+    result, audit = configured(mode)
+    still = audit(offboarded=True)
+    codes = _codes(still)
+    assert "OFFBOARDED_KEY_ENABLED" in codes
+    # Option A: the key policy names the vendor's role; Option B: the client role trusts it.
+    assert ("OFFBOARDED_VENDOR_STATEMENT" in codes) == (mode == "direct")
+    assert ("OFFBOARDED_VENDOR_TRUST" in codes) == (mode == "assume-role")
+    assert still.exit_code == EXIT_CODES[Severity.HIGH]
+    kms = local_aws.client("kms", account)
+    grant = kms.create_grant(
+        KeyId=result.key_arn, GranteePrincipal=f"arn:aws:iam::{vendor.account}:root",
+        Operations=["Decrypt"],
+    )  # fmt: skip
+    assert "OFFBOARDED_VENDOR_GRANT" in _codes(audit(offboarded=True))
+
+    # The customer takes everything back, as the offboarding report asks.
+    kms.revoke_grant(KeyId=result.key_arn, GrantId=grant["GrantId"])
+    policy = _key_policy(local_aws, account, result.key_arn)
+    policy["Statement"] = [s for s in policy["Statement"] if vendor.account not in json.dumps(s)]
+    _put_key_policy(local_aws, account, result.key_arn, policy)
+    if mode == "assume-role":
+        assert result.client_role_arn is not None
+        local_aws.client("iam", account).update_assume_role_policy(
+            RoleName=result.client_role_arn.rsplit("/", 1)[1],
+            PolicyDocument=doc({"Effect": "Allow", "Action": "sts:AssumeRole",
+                                "Principal": {"AWS": f"arn:aws:iam::{account}:root"}}),
+        )  # fmt: skip
+    kms.disable_key(KeyId=result.key_arn)
+    done = audit(offboarded=True)
+    assert _codes(done) == {"OFFBOARDED_KEY_RETIRED"} and done.exit_code == 0

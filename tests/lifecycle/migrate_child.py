@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from pathlib import Path
 
 from byok.aws.clients import AwsSettings, ClientFactory, StaticCredentials
 from byok.service.lifecycle import migrate_tenant
@@ -39,7 +40,8 @@ def main() -> None:
         document_storage_role_arn=args["role_arn"],
     )  # fmt: skip
     vendor = Vendor(
-        Settings(vendor_account=args["account"]), store=Store.open(args["url"]),
+        Settings(home=Path(args["home"]), vendor_account=args["account"]),
+        store=Store.open(args["url"]),
         blobs=FilesystemBlobStore(args["blobs"]), factory=ClientFactory(aws),
     )  # fmt: skip
     migrate_tenant(

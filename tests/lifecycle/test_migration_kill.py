@@ -44,7 +44,7 @@ def test_a_killed_migration_resumes(local_aws: Any, sqlite_world: World, tmp_pat
         "url": str(vendor.store.engine.url), "blobs": str(tmp_path / "blobs"),
         "endpoint": local_aws.endpoint_url, "account": vendor.settings.vendor_account,
         "role_arn": aws.document_storage_role_arn, "tenant": TENANT, "version": version,
-        "lease_ttl_s": LEASE_S,
+        "lease_ttl_s": LEASE_S, "home": str(vendor.settings.home),
     }  # fmt: skip
     child = subprocess.Popen(
         [sys.executable, str(CHILD), json.dumps(spec)], stdout=subprocess.PIPE, text=True,

@@ -102,7 +102,8 @@ def build_vendor(
         base_credentials=root,
         document_storage_role_arn=role.arn,
     )
-    settings = Settings(vendor_account=account, revocation_bound_s=bound_s)
+    # home: where the vendor keys of the composite wrap live (beside the blobs, per test).
+    settings = Settings(home=blob_dir.parent, vendor_account=account, revocation_bound_s=bound_s)
     store = Store.open(database_url)
     vendor = Vendor(
         settings, store=store, blobs=FilesystemBlobStore(blob_dir), factory=ClientFactory(aws)

@@ -115,6 +115,13 @@ class OffboardOut(BaseModel):
     blobs: int = Field(description="Blobs deleted (document blobs and orphans)")
     configs_retired: list[int] = Field(description="Key configuration versions retired")
     audit_seq: int = Field(description="Sequence number of the tenant:offboard audit event")
+    vendor_key_destroyed: bool = Field(
+        description="The tenant's vendor key (composite wrap) was destroyed by this call"
+    )
+    still_decryptable: str = Field(description="Exactly what remains decryptable, and by whom")
+    customer_action: str = Field(
+        description="What to ask the customer: disable or schedule deletion of its key"
+    )
 
     @classmethod
     def of(cls, report: OffboardReport) -> OffboardOut:

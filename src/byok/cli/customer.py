@@ -483,6 +483,12 @@ def audit(
     profile: str = PROFILE,
     endpoint_url: str = ENDPOINT,
     json_output: bool = JSON_OPTION,
+    offboarded: bool = typer.Option(
+        False,
+        "--offboarded",
+        help="The vendor offboarded you: report what still lets it use the key (statements, "
+        "grants, role trust, an enabled key).",
+    ),
 ) -> None:
     """Audit your set-up: findings with severity, evidence and the fix.
 
@@ -507,6 +513,10 @@ def audit(
     --policy-file: a JSON object with tenant, mode, key_arn, key_policy and,
     for Option B, client_role_arn, external_id, trust_policy and
     permissions_policies (a list); optionally admins.
+
+    --offboarded: after the vendor offboarded you, every statement, grant or
+    role trust still naming the vendor's account is a high finding, and a key
+    that is still enabled a medium one (disable it or schedule its deletion).
 
     Exit codes by the worst finding: 0 none or info, 3 low, 4 medium, 5 high,
     6 critical. Errors: 2 invalid input, 10-16 AWS refused reading the key,
@@ -557,6 +567,7 @@ def audit(
         external_id=given.get("external_id"),
         expected_region=expected_region,
         admins=admins or (),
+        offboarded=offboarded,
     )
     if json_output:
         emit_json(result.to_dict())

@@ -6,6 +6,8 @@ an exception. Objects holding key bytes hide them from ``repr`` and compare by i
 content comparison would not be constant time).
 
 - :class:`TenantKey`: a tenant key (TK) in plaintext, with the tenant and TK id it belongs to.
+- :class:`VendorKey`: a tenant's vendor key, the second half of the composite wrap
+  (docs/SECURITY.md#offboarding-and-backups).
 - :func:`derive_document_key`: ``docs/FORMAT.md#document-key`` (HKDF-SHA256 to the per-document
   AES-256-GCM key and the key commitment).
 """
@@ -27,6 +29,7 @@ __all__ = [
     "V2_INFO_LABEL",
     "DocumentKey",
     "TenantKey",
+    "VendorKey",
     "derive_document_key",
     "document_key_info",
     "document_okm",
@@ -97,6 +100,27 @@ class TenantKey:
 
     def __repr__(self) -> str:
         return f"TenantKey(tenant={self.tenant!r}, tk_id={self.tk_id!r})"
+
+
+class VendorKey:
+    """A tenant's vendor key: 32 bytes kept outside the database and its backups.
+
+    Attributes:
+        tenant: the tenant id.
+        material: the key bytes. Never printed: ``repr`` omits it.
+    """
+
+    __slots__ = ("material", "tenant")
+
+    def __init__(self, tenant: str, material: bytes) -> None:
+        """Raises InvalidInput (field ``vendor_key``) unless ``material`` is 32 bytes."""
+        if not isinstance(material, bytes | bytearray) or len(material) != KEY_BYTES:
+            raise InvalidInput("vendor_key", f"must be {KEY_BYTES} bytes")
+        self.tenant = tenant
+        self.material = bytes(material)
+
+    def __repr__(self) -> str:
+        return f"VendorKey(tenant={self.tenant!r})"
 
 
 class DocumentKey:

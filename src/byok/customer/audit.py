@@ -38,6 +38,7 @@ from byok.customer.checks import (
     trail_findings,
 )
 from byok.customer.grant_checks import grant_findings
+from byok.customer.offboarded import offboarded_findings
 from byok.errors import ByokError, ConfigurationError, InvalidInput, TransientKmsError
 
 __all__ = [
@@ -115,6 +116,7 @@ def run_audit(
     external_id: str | None = None,
     expected_region: str = "us-east-1",
     admins: Iterable[str] = (),
+    offboarded: bool = False,
 ) -> CustomerAuditResult:
     """Audit the customer's live set-up.
 
@@ -125,6 +127,9 @@ def run_audit(
         client_role_arn, external_id: Option B, as handed to the vendor.
         expected_region: the region the vendor accepts keys in.
         admins: key administrators besides those of the key policy's administrators statement.
+        offboarded: the vendor offboarded the tenant: report only what still lets the vendor
+            use the key (statements, grants, trust, an enabled key:
+            :mod:`byok.customer.offboarded`).
 
     Returns:
         The :class:`CustomerAuditResult`.
@@ -145,7 +150,8 @@ def run_audit(
     trust: Any = None
     permissions: list[Any] = []
     role: Mapping[str, Any] | None = None
-    found += grant_findings(read_grants(aws, key.arn), vendor.account, client_role_arn)
+    grants = read_grants(aws, key.arn)
+    found += grant_findings(grants, vendor.account, client_role_arn)
     if mode == "assume-role" and client_role_arn is not None:
         role, permissions = _read_role(aws, client_role_arn)
         found += role_findings(client_role_arn, role)
@@ -165,6 +171,11 @@ def run_audit(
         admins={*admins, *_admins_in(policy)},
     )
     merged = sorted([*report.findings, *found], key=lambda f: (-f.severity, f.code, f.evidence))
+    if offboarded:  # the question is no longer "can the vendor work" but "is it locked out"
+        merged = offboarded_findings(
+            vendor.account, key_state=facts.state, key_policy=policy, grants=grants,
+            trust_policy=trust if role is not None else None,
+        )  # fmt: skip
     return CustomerAuditResult(
         AuditReport(tuple(merged)),
         facts,

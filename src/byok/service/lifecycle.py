@@ -139,9 +139,17 @@ def migrate_tenant(
         job = _Rewrapper(vendor, routing, target)
         try:
             with _reporting(progress, total, done):
-                job.run(keys_to_migrate(vendor.store, tenant, to_version), progress, renew)
+                job.run(
+                    _unsealed(vendor, keys_to_migrate(vendor.store, tenant, to_version)),
+                    progress,
+                    renew,
+                )
                 _settle(vendor, target, settle_s)
-                job.run(keys_to_migrate(vendor.store, tenant, to_version), progress, renew)
+                job.run(
+                    _unsealed(vendor, keys_to_migrate(vendor.store, tenant, to_version)),
+                    progress,
+                    renew,
+                )
         except ByokError as exc:
             vendor.audit.record("tenant:migrate", tenant=tenant, outcome=type(exc).__name__)
             raise
@@ -220,8 +228,14 @@ class _Rewrapper:
             wrapped, method = key.wrapped, RELABEL
         else:
             wrapped, method = self._rewrap(key)
+        stored, seal = self.vendor.tenant_keys.seal(key.tenant, key.tk_id, wrapped)
         if rewrap_in_place(
-            self.vendor.store, key, wrapped=wrapped, key_arn=arn, key_config_version=version
+            self.vendor.store,
+            key,
+            wrapped=stored,
+            key_arn=arn,
+            key_config_version=version,
+            seal=seal,
         ):
             self.methods[method] = self.methods.get(method, 0) + 1
         else:
@@ -341,6 +355,11 @@ def rotate_tenant_key(vendor: Vendor, tenant: str) -> RotationReport:
         detail={"key_arn": record.key_arn, "retired_tk_id": retired},
     )  # fmt: skip
     return RotationReport(tenant, record.tk_id, record.key_arn, retired)
+
+
+def _unsealed(vendor: Vendor, keys: Sequence[StoredTenantKey]) -> list[StoredTenantKey]:
+    """The rows with their KMS ciphertext unsealed (composite wrap)."""
+    return [vendor.tenant_keys.unsealed(key) for key in keys]
 
 
 def old_keys_in_use(vendor: Vendor, tenant: str, key_arn: str) -> int:

@@ -1,10 +1,13 @@
 """Offboarding a tenant: crypto-shredding first, then deleting its blobs and rows.
 
 One transaction (``byok.store.lifecycle.shred_tenant``) makes the tenant OFFBOARDED and
-deletes every wrapped TK: from its commit no copy of any of the tenant's blobs, backups
-included, can be decrypted by anyone (the TKs existed only wrapped by the customer's CMK and,
-for at most the revocation bound, in process memory, purged here too). Only then are blobs
-and document rows deleted. A failure after the shred leaves an OFFBOARDED tenant with some
+deletes every wrapped TK; then the tenant's **vendor key** (the second half of the composite
+wrap, kept outside the database: ``byok.store.vendor_keys``) is destroyed. From then on a
+database backup plus saved blobs decrypts nothing, even while the customer's key still
+grants the vendor: every wrapped TK in such a backup is sealed under the destroyed vendor key
+(docs/SECURITY.md#offboarding-and-backups, which also lists what stays decryptable, and by
+whom). The report asks the customer to disable or schedule deletion of its key. Only then
+are blobs and document rows deleted. A failure after the shred leaves an OFFBOARDED tenant with some
 blobs; running the operation again finishes it. Audit events are kept (the chain is
 append-only): ``tenant:crypto-shred`` names the destroyed TK ids, ``tenant:offboard`` counts.
 """
@@ -25,7 +28,7 @@ from byok.store.lifecycle import (
     shred_tenant,
 )
 
-__all__ = ["OffboardReport", "offboard_tenant"]
+__all__ = ["STILL_DECRYPTABLE", "OffboardReport", "customer_action", "offboard_tenant"]
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,10 @@ class OffboardReport:
         blobs: blobs deleted (document blobs and orphans under the tenant's prefix).
         configs_retired: key configuration versions retired.
         audit_seq: sequence number of the ``tenant:offboard`` audit event.
+        vendor_key_destroyed: the tenant's vendor key was destroyed by this run (False when
+            an earlier run did, or the tenant never had one).
+        still_decryptable: exactly what remains decryptable, and by whom.
+        customer_action: what the customer should do now (disable or delete its key).
     """
 
     tenant: str
@@ -51,6 +58,9 @@ class OffboardReport:
     blobs: int
     configs_retired: tuple[int, ...]
     audit_seq: int
+    vendor_key_destroyed: bool = False
+    still_decryptable: str = ""
+    customer_action: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-safe form."""
@@ -84,9 +94,12 @@ def offboard_tenant(
     previous = vendor.tenants.get(tenant).state
     shred = shred_tenant(vendor.store, tenant, detail="offboarded: tenant keys crypto-shredded")
     vendor.forget_tenant(tenant)
+    vendor_keys = vendor.tenant_keys.vendor_keys
+    destroyed = vendor_keys.destroy(tenant) if vendor_keys is not None else False
     vendor.audit.record(
         "tenant:crypto-shred", tenant=tenant,
-        detail={"tk_ids": list(shred.tk_ids), "key_arns": list(shred.key_arns)},
+        detail={"tk_ids": list(shred.tk_ids), "key_arns": list(shred.key_arns),
+                "vendor_key_destroyed": destroyed},
     )  # fmt: skip
     rows, blobs = _delete_documents(vendor, tenant, progress)
     blobs += _delete_orphans(vendor, tenant)
@@ -97,8 +110,33 @@ def offboard_tenant(
     )  # fmt: skip
     return OffboardReport(
         tenant, str(previous), shred.tk_ids, shred.key_arns, rows, blobs,
-        shred.configs_retired, event.event.seq,
+        shred.configs_retired, event.event.seq, destroyed, STILL_DECRYPTABLE,
+        customer_action(shred.key_arns),
     )  # fmt: skip
+
+
+#: docs/SECURITY.md#offboarding-and-backups, in the report's words.
+STILL_DECRYPTABLE = (
+    "Nothing the vendor holds after this run: the wrapped tenant keys are deleted and the "
+    "tenant's vendor key is destroyed, so a database backup with saved blobs decrypts nothing, "
+    "for anyone, even while the customer's key still grants the vendor. What can still be "
+    "decrypted: (1) a database backup taken before its tenant keys were sealed (before this "
+    "version of byok first read them) together with saved blobs, by anyone holding both who is "
+    "granted kms:Decrypt by the customer's key (the vendor, until the customer revokes it); "
+    "(2) a copy of the vendor key folder (BYOK_VENDOR_KEY_DIR) taken before offboarding, "
+    "together with a database backup and blobs, likewise; (3) export bundles the customer "
+    "received, by the customer. Disabling or deleting the customer's key ends (1) and (2)."
+)
+
+
+def customer_action(key_arns: tuple[str, ...]) -> str:
+    """What the report asks the customer to do (there is no notification webhook yet)."""
+    keys = ", ".join(key_arns) or "the key it configured"
+    return (
+        f"Ask the customer to disable or schedule deletion of {keys} (or at least remove the "
+        "vendor's key policy statement, grants and client-role trust): until then the key "
+        "still grants the vendor. `byok customer audit --offboarded` shows what remains."
+    )
 
 
 def _delete_documents(vendor: Vendor, tenant: str, progress: Progress) -> tuple[int, int]:

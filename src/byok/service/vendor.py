@@ -56,6 +56,7 @@ from byok.store.schema import TenantState
 from byok.store.signals import SignalKind
 from byok.store.tenant_keys import SqlTenantKeyStore
 from byok.store.tenants import StoredKeyConfig, Tenant, TenantRepository
+from byok.store.vendor_keys import VendorKeyDirectory
 
 __all__ = ["Vendor"]
 
@@ -98,7 +99,11 @@ class Vendor:
         self.factory = factory
         self.tenants = TenantRepository(store)
         self.documents = DocumentRepository(store, blobs)
-        self.tenant_keys = SqlTenantKeyStore(store)
+        # Composite wrap: wrapped TKs are stored sealed under a per-tenant vendor key kept
+        # outside the database (docs/SECURITY.md#offboarding-and-backups).
+        self.tenant_keys = SqlTenantKeyStore(
+            store, VendorKeyDirectory(settings.resolved_vendor_key_dir)
+        )
         self.audit = AuditTrail(AuditLog(store), actor=actor)
         self.cache = TenantKeyCache(ttl_s=settings.revocation_bound_s)
         self.envelope = Envelope(

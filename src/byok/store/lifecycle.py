@@ -107,8 +107,12 @@ def rewrap_in_place(
     wrapped: bytes,
     key_arn: str,
     key_config_version: int,
+    seal: int = 0,
 ) -> bool:
     """Replace one TK row's wrapped copy, if the row is still exactly as ``key`` read it.
+
+    ``wrapped`` is stored as given (already sealed when ``seal`` is 1: see
+    :meth:`~byok.store.tenant_keys.SqlTenantKeyStore.seal`).
 
     One UPDATE whose WHERE clause repeats the old wrapped copy, key ARN and version
     (compare-and-swap): a concurrent migration or an offboarding in between makes it a no-op.
@@ -126,9 +130,14 @@ def rewrap_in_place(
             TenantKeyRow.tk_id == key.tk_id,
             TenantKeyRow.key_arn == key.key_arn,
             TenantKeyRow.key_config_version == key.key_config_version,
-            TenantKeyRow.wrapped == key.wrapped,
+            TenantKeyRow.wrapped == (key.stored or key.wrapped),
         )
-        .values(wrapped=bytes(wrapped), key_arn=key_arn, key_config_version=key_config_version)
+        .values(
+            wrapped=bytes(wrapped),
+            key_arn=key_arn,
+            key_config_version=key_config_version,
+            seal=seal,
+        )
     )
     with store.write() as session:
         changed = session.execute(statement).rowcount  # type: ignore[attr-defined]

@@ -5,6 +5,12 @@ the customer's CMK under the TK's encryption context); plaintext keys never reac
 ``byok.service.keystore`` adapts this repository to the envelope's
 :class:`byok.core.tenant_keys.TenantKeyStore` protocol.
 
+**Composite wrap** (docs/SECURITY.md#offboarding-and-backups): given a
+:class:`~byok.store.vendor_keys.VendorKeyDirectory`, every wrapped TK is stored sealed under
+the tenant's vendor key (``seal = 1``) and unsealed on read, so callers always see the KMS
+ciphertext. Rows stored before (``seal = 0``) are sealed in place the first time they are
+read (compare-and-swap); a sealed row whose vendor key is gone (offboarded) fails closed.
+
 A tenant's *current* TK is its newest unretired one; older TKs stay for reading documents
 they encrypted. Each TK records the key configuration version whose CMK wrapped it (so a
 move to a new CMK knows what to re-wrap) and a document counter that
@@ -14,16 +20,19 @@ move to a new CMK knows what to re-wrap) and a document counter that
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from byok.core.composite import SEAL_VERSION, seal_wrapped, unseal_wrapped
+from byok.core.raw_keys import VendorKey
 from byok.core.tenant_config import validate_tenant_id
-from byok.errors import Conflict, InvalidInput, NotFound
+from byok.errors import Conflict, InvalidInput, NotFound, StateError
 from byok.store.database import Store
 from byok.store.schema import TenantKeyRow
+from byok.store.vendor_keys import VendorKeyDirectory
 
 __all__ = ["SqlTenantKeyStore", "StoredTenantKey"]
 
@@ -41,6 +50,8 @@ class StoredTenantKey:
         created_at: when it was made (UTC).
         documents_encrypted: documents counted against it so far.
         retired: True once rotated out (still used to read old documents).
+        stored: the bytes as stored (sealed, or the KMS ciphertext for an unsealed row).
+        seal: 1 when sealed under the tenant's vendor key, 0 when not.
     """
 
     tenant: str
@@ -51,21 +62,85 @@ class StoredTenantKey:
     created_at: datetime
     documents_encrypted: int
     retired: bool
+    stored: bytes = field(repr=False, default=b"")
+    seal: int = 0
 
     @classmethod
-    def of(cls, row: TenantKeyRow) -> StoredTenantKey:
-        """Build from a ``tenant_keys`` row."""
+    def of(cls, row: TenantKeyRow, wrapped: bytes | None = None) -> StoredTenantKey:
+        """Build from a ``tenant_keys`` row (``wrapped``: its unsealed KMS ciphertext)."""
         return cls(
-            row.tenant_id, row.tk_id, row.key_arn, row.key_config_version, row.wrapped,
-            row.created_at, row.documents_encrypted, row.retired,
+            row.tenant_id, row.tk_id, row.key_arn, row.key_config_version,
+            row.wrapped if wrapped is None else wrapped, row.created_at,
+            row.documents_encrypted, row.retired, row.wrapped, row.seal or 0,
         )  # fmt: skip
 
 
 class SqlTenantKeyStore:
-    """Wrapped TKs in a :class:`Store`; thread- and process-safe."""
+    """Wrapped TKs in a :class:`Store`; thread- and process-safe.
 
-    def __init__(self, store: Store) -> None:
+    Args:
+        store: the metadata store.
+        vendor_keys: where the tenants' vendor keys live (None: no composite wrap; rows are
+            stored and read as plain KMS ciphertext, sealed rows cannot be read).
+    """
+
+    def __init__(self, store: Store, vendor_keys: VendorKeyDirectory | None = None) -> None:
         self.store = store
+        self.vendor_keys = vendor_keys
+
+    def seal(self, tenant: str, tk_id: str, wrapped: bytes) -> tuple[bytes, int]:
+        """What to store for a TK's KMS ciphertext: ``(bytes, seal)``."""
+        if self.vendor_keys is None:
+            return bytes(wrapped), 0
+        key = self.vendor_keys.get_or_create(tenant)
+        return seal_wrapped(key, tk_id, wrapped), SEAL_VERSION
+
+    def _open(self, row: TenantKeyRow) -> StoredTenantKey:
+        """The row with its KMS ciphertext unsealed (legacy rows: sealed now, in place).
+
+        Raises:
+            StateError: the row is sealed and the tenant's vendor key is gone.
+            IntegrityError: the sealed bytes do not open under the vendor key.
+        """
+        if not row.seal:
+            if self.vendor_keys is None:
+                return StoredTenantKey.of(row)
+            return self._seal_legacy(row)
+        key = self._vendor_key(row.tenant_id)
+        return StoredTenantKey.of(row, unseal_wrapped(key, row.tk_id, row.wrapped))
+
+    def unsealed(self, key: StoredTenantKey) -> StoredTenantKey:
+        """``key`` (built from a raw row elsewhere) with its KMS ciphertext unsealed.
+
+        Raises:
+            StateError, IntegrityError: as reading the row here.
+        """
+        if not key.seal:
+            return key
+        vendor_key = self._vendor_key(key.tenant)
+        return replace(key, wrapped=unseal_wrapped(vendor_key, key.tk_id, key.stored))
+
+    def _vendor_key(self, tenant: str) -> VendorKey:
+        key = None if self.vendor_keys is None else self.vendor_keys.get(tenant)
+        if key is None:
+            raise StateError(
+                "the tenant's vendor key is destroyed (offboarded) or missing: its wrapped "
+                "tenant keys cannot be opened", tenant=tenant, operation="tk:unseal",
+                fix="If the tenant was not offboarded, restore BYOK_VENDOR_KEY_DIR.",
+            )  # fmt: skip
+        return key
+
+    def _seal_legacy(self, row: TenantKeyRow) -> StoredTenantKey:
+        """Seal a row stored before the composite wrap (compare-and-swap; safe to race)."""
+        stored, seal = self.seal(row.tenant_id, row.tk_id, row.wrapped)
+        with self.store.write() as session:
+            session.execute(
+                update(TenantKeyRow)
+                .where(TenantKeyRow.id == row.id, TenantKeyRow.seal == 0,
+                       TenantKeyRow.wrapped == row.wrapped)
+                .values(wrapped=stored, seal=seal)
+            )  # fmt: skip
+        return StoredTenantKey.of(row, row.wrapped)
 
     def current(self, tenant: str) -> StoredTenantKey | None:
         """Return the tenant's newest unretired TK, or None when it has none."""
@@ -77,7 +152,7 @@ class SqlTenantKeyStore:
         )
         with self.store.read() as session:
             row = session.scalars(query).one_or_none()
-            return None if row is None else StoredTenantKey.of(row)
+        return None if row is None else self._open(row)
 
     def get(self, tenant: str, tk_id: str) -> StoredTenantKey:
         """Return one TK of the tenant (retired or not).
@@ -86,7 +161,8 @@ class SqlTenantKeyStore:
             NotFound: the tenant has no TK with this id (other tenants' TKs are invisible).
         """
         with self.store.read() as session:
-            return StoredTenantKey.of(_row(session, tenant, tk_id))
+            row = _row(session, tenant, tk_id)
+        return self._open(row)
 
     def list(self, tenant: str) -> Sequence[StoredTenantKey]:
         """Return every TK of the tenant, oldest first."""
@@ -94,7 +170,8 @@ class SqlTenantKeyStore:
             select(TenantKeyRow).where(TenantKeyRow.tenant_id == tenant).order_by(TenantKeyRow.id)
         )
         with self.store.read() as session:
-            return [StoredTenantKey.of(row) for row in session.scalars(query)]
+            rows = list(session.scalars(query))
+        return [self._open(row) for row in rows]
 
     def add(
         self,
@@ -130,10 +207,11 @@ class SqlTenantKeyStore:
             raise InvalidInput("tk_id", "must be 1 to 256 characters", tenant=tenant)
         if not wrapped:
             raise InvalidInput("wrapped", "is empty", tenant=tenant)
+        stored, seal = self.seal(tenant, tk_id, wrapped)
         row = TenantKeyRow(
             tenant_id=tenant, tk_id=tk_id, key_arn=key_arn, key_config_version=key_config_version,
-            wrapped=bytes(wrapped), created_at=created_at or self.store.clock(),
-            documents_encrypted=0, retired=False,
+            wrapped=stored, created_at=created_at or self.store.clock(),
+            documents_encrypted=0, retired=False, seal=seal,
         )  # fmt: skip
         try:
             with self.store.write() as session:
@@ -150,7 +228,7 @@ class SqlTenantKeyStore:
                 tenant=tenant,
                 operation="tk:add",
             ) from None
-        return StoredTenantKey.of(row)
+        return StoredTenantKey.of(row, bytes(wrapped))
 
     def count_document(self, tenant: str, tk_id: str, count: int = 1) -> int:
         """Add ``count`` to the TK's document counter, atomically across processes.
@@ -181,7 +259,7 @@ class SqlTenantKeyStore:
         with self.store.write() as session:
             row = _row(session, tenant, tk_id, lock=True)
             row.retired = True
-            return StoredTenantKey.of(row)
+        return self._open(row)
 
 
 def _row(session: Session, tenant: str, tk_id: str, *, lock: bool = False) -> TenantKeyRow:
