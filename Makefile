@@ -51,6 +51,7 @@ bench: $(STAMP) wrk
 	$(BIN)/python bench/store.py
 	$(BIN)/python bench/migrate.py
 	$(BIN)/python bench/api.py
+	$(BIN)/python bench/cli.py
 	@echo "figures: bench/results.json"
 
 local-aws: $(STAMP)

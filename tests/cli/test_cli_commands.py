@@ -181,7 +181,7 @@ def _lifecycle(walk: Walk, acme: Onboarded, tmp: Path) -> None:
     # --role-arn stays an alias of --client-role-arn; agreeing with the file is fine
     walk.text("tenant", "configure", "acme", "--handover", str(acme.handover),
               "--role-arn", handover["client_role_arn"])  # fmt: skip
-    walk.json("tenant", "verify", "acme", "--version", "2")
+    assert walk.both("tenant", "verify", "acme", "--version", "2")["passed"] is True
     walk.text("tenant", "migrate", "acme", "--to-version", "2")
     assert walk.json("tenant", "migrate", "acme", "--to-version", "2")["complete"] is True
     assert walk.both("tenant", "rotate-tk", "acme")["tenant"] == "acme"

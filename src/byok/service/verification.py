@@ -255,6 +255,7 @@ def _round_trip(
     moved = wrapper.rewrap(made.wrapped, context, wrapper)
     note("kms:ReEncrypt", moved.request_id)
     ids = ", ".join(str(r) for r in (made.request_id, back.request_id, moved.request_id))
-    evidence = f"GenerateDataKey, Decrypt, ReEncrypt with context {context} (requests {ids})"
+    pairs = ", ".join(f"{k}={v}" for k, v in sorted(context.items()))
+    evidence = f"GenerateDataKey, Decrypt, ReEncrypt with context {pairs} (requests {ids})"
     fix = "Allow kms:GenerateDataKey*, kms:Decrypt and kms:ReEncrypt* to the vendor principal."
     return same, evidence, fix
