@@ -25,5 +25,7 @@ def served(local_aws: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         local_aws, f"sqlite:///{folder / 'byok.db'}", folder / "blobs", limits=LIMITS
     )
     with world.client, BackgroundServer(world.client.app, limits=SERVER) as server:
-        yield Served(world, server.host, server.port)
+        yield Served(
+            world, server.host, server.port, f"sqlite:///{folder / 'byok.db'}", folder / "blobs"
+        )
     world.vendor.store.close()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import socket
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 
@@ -27,6 +28,8 @@ class Served:
     world: ApiWorld
     host: str
     port: int
+    database_url: str
+    blob_dir: Path
 
     @property
     def url(self) -> str:

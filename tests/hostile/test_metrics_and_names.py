@@ -86,7 +86,13 @@ def test_nfc_and_nfd_spellings_name_one_document(served: Served) -> None:
 
 def test_name_length_is_counted_in_characters(served: Served) -> None:
     writer = served.auth("acme", "writer")
+    longest = "é" * 1023 + "/"  # 1,024 characters, 2,047 bytes of UTF-8
     with served.client() as client:
+        path = "/v1/tenants/acme/documents/" + quote(longest, safe="")
+        stored = client.put(path, content=b"long name", headers=writer)
+        assert stored.status_code == 200, stored.text
+        assert stored.json()["name"] == longest
+        assert client.get(path, headers=writer).content == b"long name"
         too_long = client.put("/v1/tenants/acme/documents/" + "n" * 1025, content=b"x",
                               headers=writer)  # fmt: skip
         assert too_long.status_code == 422 and too_long.json()["field"] == "name"
