@@ -27,6 +27,7 @@ from byok.api.limits import (
     RequestGuardMiddleware,
     ServingLimits,
     UploadGate,
+    UploadGateMiddleware,
     install_limit_handlers,
 )
 from byok.api.metrics import ApiMetrics, MetricsMiddleware
@@ -96,7 +97,7 @@ def create_app(
     app.state.monitor = monitor
     app.state.limits = limits
     app.state.max_body_bytes = limits.max_body_bytes
-    app.state.uploads = UploadGate(limits)
+    uploads = app.state.uploads = UploadGate(limits)
     app.state.upload_threads = LoopLimiter(limits.uploads_total)
     app.state.verify_before_send_bytes = (
         vendor.settings.verify_before_send_bytes
@@ -116,6 +117,7 @@ def create_app(
         app.mount("/console", create_console(vendor, monitor=monitor))
     # Outermost last: metrics see every answer; authentication runs before the body is read.
     app.add_middleware(RequestGuardMiddleware, limits=limits)
+    app.add_middleware(UploadGateMiddleware, gate=uploads)
     app.add_middleware(AuthenticationMiddleware, authenticator=authenticator)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.add_middleware(AbortedDownloadMiddleware)  # outermost: a cut-off download ends quietly

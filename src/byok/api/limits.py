@@ -18,6 +18,7 @@ why each value is what it is.
 
 from __future__ import annotations
 
+import re
 import threading
 import weakref
 from asyncio import AbstractEventLoop, get_running_loop
@@ -39,8 +40,10 @@ __all__ = [
     "ServingLimits",
     "TooManyUploads",
     "UploadGate",
+    "UploadGateMiddleware",
     "install_limit_handlers",
     "prefetch",
+    "too_many_uploads",
 ]
 
 
@@ -254,6 +257,58 @@ def _guarded(receive: Receive, limit: int, timeout_s: float) -> Receive:
     return guarded_receive
 
 
+_UPLOAD_PATH = re.compile(r"^/v1/tenants/([^/]+)/documents/.")
+
+
+class UploadGateMiddleware:
+    """Hold an :class:`UploadGate` slot around every document upload (429 past a bound).
+
+    It runs after authentication and before routing: a refused upload costs no routing,
+    no dependency resolution and no body read, which matters when one client opens
+    hundreds of them. The slot is counted for the authenticated token and its tenant (an
+    operator's for the path's tenant), whatever the path says.
+
+    Args:
+        app: the wrapped application.
+        gate: the bounds and counters.
+    """
+
+    def __init__(self, app: ASGIApp, gate: UploadGate) -> None:
+        self.app = app
+        self.gate = gate
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        match = _UPLOAD_PATH.match(scope.get("path", "")) if scope["type"] == "http" else None
+        grant = scope.get("state", {}).get("grant")
+        if match is None or scope["method"] != "PUT" or grant is None:
+            await self.app(scope, receive, send)
+            return
+        try:
+            slot = self.gate.admit(grant.token_id, grant.tenant or match.group(1))
+            slot.__enter__()
+        except TooManyUploads as exc:
+            await too_many_uploads(exc)(scope, receive, send)
+            return
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            slot.__exit__(None, None, None)
+
+
+def too_many_uploads(exc: TooManyUploads) -> Response:
+    """The 429 answer (it closes the connection: the body is never read).
+
+    Returns:
+        A problem response with ``Retry-After``.
+    """
+    return problem_response(
+        429, error="TooManyUploads", detail=str(exc), title="too many requests",
+        extra={"fix": f"Wait for an upload to finish (at most {exc.limit} per {exc.scope}) "
+                      "and retry after Retry-After seconds."},
+        headers={"Retry-After": str(exc.retry_after_s), "Connection": "close"},
+    )  # fmt: skip
+
+
 def install_limit_handlers(app: FastAPI) -> None:
     """Answer :class:`BodyReadTimeout` with 408 and :class:`TooManyUploads` with 429 (both
     close the connection: the rest of the body is never read)."""
@@ -268,12 +323,7 @@ def install_limit_handlers(app: FastAPI) -> None:
 
     async def on_busy(_: Request, exc: Exception) -> Response:
         assert isinstance(exc, TooManyUploads)
-        return problem_response(
-            429, error="TooManyUploads", detail=str(exc), title="too many requests",
-            extra={"fix": f"Wait for an upload to finish (at most {exc.limit} per {exc.scope}) "
-                          "and retry after Retry-After seconds."},
-            headers={"Retry-After": str(exc.retry_after_s), "Connection": "close"},
-        )  # fmt: skip
+        return too_many_uploads(exc)
 
     app.add_exception_handler(BodyReadTimeout, on_timeout)
     app.add_exception_handler(TooManyUploads, on_busy)

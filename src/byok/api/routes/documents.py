@@ -23,7 +23,6 @@ from byok.api.streams import DownloadAborted, RequestBodyReader, verified_stream
 from byok.errors import IntegrityError
 from byok.service.vendor import Vendor
 from byok.store.documents import MAX_LIST_LIMIT, DocumentHead
-from byok.store.tokens import TokenGrant
 
 __all__ = ["DownloadAborted", "router"]
 
@@ -80,28 +79,24 @@ def list_documents(
     "/{name:path}", response_model=DocumentOut, responses=responses_for(*_KEY, 413),
     summary="Upload a document (streamed; writer, tenant-admin)",
     openapi_extra={"requestBody": {"required": True, "content": _BINARY}},
+    dependencies=[Depends(requires(Action.DOC_WRITE))],
 )  # fmt: skip
-async def put_document(
-    request: Request,
-    tenant: TenantId,
-    name: DocName,
-    grant: Annotated[TokenGrant, Depends(requires(Action.DOC_WRITE))],
-) -> DocumentOut:
+async def put_document(request: Request, tenant: TenantId, name: DocName) -> DocumentOut:
     """Encrypt the raw request body under the tenant's key and store it as ``name``.
 
     At most so many uploads per token and per tenant at once (429 past it, before the body
-    is read). The first part of the body is read without a thread (a small document is then
-    complete), and the encrypt-and-store work runs on the upload threads, never on the
-    threads the other routes use (docs/OPERATIONS.md#serving).
+    is read: ``byok.api.limits.UploadGateMiddleware``). The first part of the body is read
+    without a thread (a small document is then complete), and the encrypt-and-store work
+    runs on the upload threads, never on the threads the other routes use
+    (docs/OPERATIONS.md#serving).
     """
     limits: ServingLimits = request.app.state.limits
-    with request.app.state.uploads.admit(grant.token_id, tenant):
-        chunks = await prefetch(request.stream(), limits.upload_prefetch_bytes)
-        body = RequestBodyReader(chunks, limits.max_body_bytes)
-        head = await anyio.to_thread.run_sync(
-            _vendor(request).put_document, tenant, name, body,
-            limiter=request.app.state.upload_threads.get(),
-        )  # fmt: skip
+    chunks = await prefetch(request.stream(), limits.upload_prefetch_bytes)
+    body = RequestBodyReader(chunks, limits.max_body_bytes)
+    head = await anyio.to_thread.run_sync(
+        _vendor(request).put_document, tenant, name, body,
+        limiter=request.app.state.upload_threads.get(),
+    )  # fmt: skip
     return DocumentOut.of(head)
 
 
