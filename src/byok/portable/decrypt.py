@@ -28,6 +28,7 @@ from byok.core.stream import KeyLookup, decrypt_stream
 from byok.core.tenant_config import TenantKeyConfig
 from byok.errors import InvalidInput
 from byok.portable.bundle import ExportedKey, ExportManifest, load_bundle, output_paths
+from byok.private_files import make_private_dir, open_private, write_private_text
 
 __all__ = ["DecryptSummary", "decrypt_export"]
 
@@ -135,10 +136,10 @@ def decrypt_export(
 
 def _decrypt_one(source: Path, target: Path, keys: _Keys, expected: BoundContext) -> int:
     """Decrypt one document into a temporary file, then rename it into place."""
-    target.parent.mkdir(parents=True, exist_ok=True)
+    make_private_dir(target.parent)  # plaintext: 0600 files in 0700 folders
     partial = target.with_name(f".{secrets.token_hex(8)}.partial")
     try:
-        with source.open("rb") as src, partial.open("xb") as sink:
+        with source.open("rb") as src, open_private(partial) as sink:
             size = decrypt_stream(src, sink, keys.lookup(expected.document), expected)
             sink.flush()
             os.fsync(sink.fileno())
@@ -159,5 +160,5 @@ def _write_index(out: Path, manifest: ExportManifest, paths: dict[str, str]) -> 
             for d in manifest.documents
         ],
     }  # fmt: skip
-    out.mkdir(parents=True, exist_ok=True)
-    (out / INDEX_FILE).write_text(json.dumps(index, indent=1) + "\n", encoding="utf-8")
+    make_private_dir(out)
+    write_private_text(out / INDEX_FILE, json.dumps(index, indent=1) + "\n")

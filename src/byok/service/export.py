@@ -31,6 +31,7 @@ from byok.portable.bundle import (
     document_path,
     keys_json,
 )
+from byok.private_files import make_private_dir, open_private
 from byok.service.progress import QUIET, Progress
 from byok.service.vendor import Vendor
 from byok.store.documents import DocumentHead, DocumentReader
@@ -61,7 +62,8 @@ def export_tenant(
     out = Path(out_dir)
     if out.exists() and any(out.iterdir()):
         raise InvalidInput("out_dir", f"{out} is not empty", fix="Give a new or empty folder.")
-    (out / DOCUMENTS_DIR).mkdir(parents=True, exist_ok=True)
+    make_private_dir(out)  # the bundle holds ciphertext and wrapped keys: 0700, files 0600
+    make_private_dir(out / DOCUMENTS_DIR)
     heads = list(_live_heads(vendor, tenant))
     documents: list[ExportedDocument] = []
     progress.start("exporting documents", len(heads))
@@ -133,7 +135,7 @@ def _export_document(
 
 def _copy(reader: DocumentReader, target: Path) -> tuple[int, str]:
     digest, size = hashlib.sha256(), 0
-    with target.open("xb") as sink:
+    with open_private(target) as sink:
         while chunk := reader.read(_CHUNK):
             digest.update(chunk)
             sink.write(chunk)
@@ -145,7 +147,7 @@ def _copy(reader: DocumentReader, target: Path) -> tuple[int, str]:
 
 def _write_atomic(target: Path, data: bytes) -> None:
     partial = target.with_name(f".{target.name}.partial")
-    with partial.open("wb") as sink:
+    with open_private(partial, exclusive=False) as sink:
         sink.write(data)
         sink.flush()
         os.fsync(sink.fileno())

@@ -13,6 +13,7 @@ import os
 from collections.abc import Mapping
 
 from byok.aws.clients import AwsSettings, ClientFactory, StaticCredentials
+from byok.private_files import make_private_dir
 from byok.service.vendor import Vendor
 from byok.settings import Settings
 from byok.store.blobs import FilesystemBlobStore
@@ -51,7 +52,7 @@ def open_vendor(settings: Settings | None = None, *, actor: str = "service") -> 
         StorageError: the database cannot be opened or migrated.
     """
     settings = settings or Settings.from_env()
-    settings.home.mkdir(parents=True, exist_ok=True)
+    make_private_dir(settings.home)
     store = Store.open(settings.resolved_database_url)
     blobs = FilesystemBlobStore(settings.resolved_blob_dir)
     factory = ClientFactory(aws_settings_for(settings))

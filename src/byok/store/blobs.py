@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import BinaryIO, Protocol, runtime_checkable
 
 from byok.errors import InvalidInput, NotFound, StorageError
+from byok.private_files import DIR_MODE, make_private_dir
 
 __all__ = [
     "CHUNK_SIZE",
@@ -170,7 +171,7 @@ class FilesystemBlobStore:
     def __init__(self, root: str | os.PathLike[str], *, token: Callable[[], str] | None = None):
         self.root = Path(root)
         self._token = token
-        self.root.mkdir(parents=True, exist_ok=True)
+        make_private_dir(self.root)
 
     def put(self, body: ByteSource, *, prefix: str = "") -> BlobInfo:
         """See :meth:`BlobStore.put`."""
@@ -293,7 +294,7 @@ def _make_dirs(directory: Path, root: Path) -> None:
         current = current.parent
     for path in reversed(missing):
         try:
-            path.mkdir()
+            path.mkdir(mode=DIR_MODE)
         except FileExistsError:
             continue
         _fsync_directory(path.parent)

@@ -31,6 +31,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from byok.errors import ByokError, Conflict, StorageError
+from byok.private_files import create_private_file, make_private_dir
 from byok.store.group_commit import GroupCommit
 
 if TYPE_CHECKING:
@@ -223,7 +224,10 @@ def _make_engine(url: str) -> Engine:
 
 def _sqlite_engine(url: URL) -> Engine:
     if url.database and url.database != ":memory:":
-        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+        # 0600 in a 0700 folder before SQLite opens it: SQLite gives -wal and -shm the
+        # database file's mode, so they are private too (docs/OPERATIONS.md#file-modes).
+        make_private_dir(Path(url.database).parent)
+        create_private_file(url.database)
     engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
     event.listen(engine, "connect", _sqlite_on_connect)
     event.listen(engine, "begin", _sqlite_on_begin)
