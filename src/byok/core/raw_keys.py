@@ -15,9 +15,7 @@ content comparison would not be constant time).
 from __future__ import annotations
 
 import struct
-
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from hmac import digest as _hmac
 
 from byok.core.context import encode_id
 from byok.errors import InvalidInput
@@ -46,7 +44,6 @@ _INFO_LABEL = b"byok/v1/document-key"
 #: docs/FORMAT.md#document-key: the v2 HKDF ``info`` is this label, then the header body.
 V2_INFO_LABEL = b"byok/v2/document"
 _U16 = struct.Struct(">H")
-_SHA256 = hashes.SHA256()
 
 
 class TenantKey:
@@ -169,12 +166,20 @@ def document_okm(material: bytes, salt: bytes, info: bytes) -> bytes:
     The document key is ``OKM[:32]``, the commitment ``OKM[32:]`` (:func:`derive_document_key`
     splits them; the format layer slices the bytes directly, on every document).
 
+    RFC 5869 written out with the standard library's one-shot HMAC (OpenSSL underneath):
+    ``PRK = HMAC(salt, IKM)``, ``T1 = HMAC(PRK, info ‖ 0x01)``, ``T2 = HMAC(PRK, T1 ‖ info ‖
+    0x02)``, ``OKM = T1 ‖ T2``. Same bytes as ``cryptography``'s HKDF (the format vectors and
+    ``tests/unit/test_raw_keys_hkdf.py`` check it) at well under half the cost per document,
+    and without releasing the GIL three times for 64 bytes (issue 18).
+
     Raises:
         InvalidInput: ``salt`` is not 32 bytes (field ``salt``).
     """
     if len(salt) != SALT_BYTES:
         raise InvalidInput("salt", f"must be {SALT_BYTES} bytes")
-    return HKDF(_SHA256, KEY_BYTES + COMMITMENT_BYTES, salt, info).derive(material)
+    prk = _hmac(salt, material, "sha256")
+    first = _hmac(prk, info + b"\x01", "sha256")
+    return first + _hmac(prk, first + info + b"\x02", "sha256")
 
 
 def derive_document_key(material: bytes, salt: bytes, info: bytes) -> DocumentKey:
