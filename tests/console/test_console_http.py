@@ -157,3 +157,67 @@ def test_the_operator_sees_tenants_by_state(client: TestClient, app_world: Conso
     for tenant in ("initech", "umbrella"):
         assert tenant in page.text
     assert client.get("/console/t/initech").status_code == 403
+
+
+def test_tenant_supplied_text_is_escaped(client: TestClient, app_world: ConsoleWorld) -> None:
+    vendor = app_world.vendor
+    vendor.create_tenant("evil-corp", name='<script>alert("x")</script>')
+    sign_in(client, app_world.operator)
+    page = client.get("/console/operator")
+    assert '<script>alert("x")</script>' not in page.text
+    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in page.text
+
+
+def test_an_oversized_form_is_refused(client: TestClient, app_world: ConsoleWorld) -> None:
+    csrf = sign_in(client, app_world.admins["initech"])
+    body = {"csrf_token": csrf, "mode": "direct", "key_arn": "a" * 200_000, "region": "us-east-1"}
+    answer = client.post("/console/t/initech/setup/handover", data=body)
+    assert answer.status_code == 413
+    assert app_world.vendor.tenants.configs("initech") == []
+
+
+KEY = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+
+
+@pytest.mark.parametrize(
+    ("fields", "field", "words"),
+    [
+        ({"mode": "direct", "key_arn": "alias/my-key"}, "key_arn", "alias"),
+        ({"mode": "direct", "key_arn": KEY.replace("us-east-1", "eu-west-1"),
+          "region": "us-east-1"}, "region", "eu-west-1"),
+        ({"mode": "assume-role", "key_arn": KEY, "client_role_arn": "byok-client-role"},
+         "client_role_arn", "arn"),
+        ({"mode": "assume-role", "key_arn": KEY, "client_role_arn": ""}, "client_role_arn",
+         "required"),
+    ],
+)  # fmt: skip
+def test_hand_over_errors_name_the_field_and_the_fix(
+    client: TestClient, app_world: ConsoleWorld, fields: dict[str, str], field: str, words: str
+) -> None:
+    csrf = sign_in(client, app_world.admins["initech"])
+    body = {"csrf_token": csrf, "region": "us-east-1"} | fields
+    answer = client.post("/console/t/initech/setup/handover", data=body)
+    assert answer.status_code == 422, answer.text
+    assert f'id="{field}-error"' in answer.text
+    message = answer.text.split(f'id="{field}-error">', 1)[1].split("</p>", 1)[0]
+    assert words in message.lower(), message
+    assert app_world.vendor.tenants.configs("initech") == []
+
+
+def test_a_failing_verification_shows_fixes_and_activation_is_refused(
+    client: TestClient, app_world: ConsoleWorld
+) -> None:
+    token = app_world.new_tenant("dunder")
+    kms = app_world.local_aws.client("kms", app_world.local_aws.new_account())
+    key_arn = kms.create_key(Description="no vendor in the key policy")["KeyMetadata"]["Arn"]
+    csrf = sign_in(client, token)
+    body = {"csrf_token": csrf, "mode": "direct", "key_arn": key_arn, "region": "us-east-1"}
+    answer = client.post("/console/t/dunder/setup/handover", data=body)
+    assert answer.status_code == 303 and answer.headers["location"].endswith("/setup/verify")
+    assert client.post("/console/t/dunder/verify", data={"csrf_token": csrf}).status_code == 303
+    page = client.get("/console/t/dunder/setup/verify")
+    assert "Some checks did not pass" in page.text and "<strong>Fix:</strong>" in page.text
+    refused = client.post("/console/t/dunder/activate", data={"csrf_token": csrf})
+    assert refused.status_code == 409, refused.text
+    assert "Fix:" in refused.text
+    assert app_world.vendor.tenants.get("dunder").state.value == "PENDING"
