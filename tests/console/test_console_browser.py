@@ -49,7 +49,7 @@ class Story:
         self.acme = world.new_tenant("acme")
         self.globex = world.new_tenant("globex")
         secrets = [self.acme, self.globex, world.operator]
-        secrets += [t.rsplit("_", 1)[1] for t in list(secrets)]
+        secrets += [t.split("_", 2)[2] for t in list(secrets)]
         self.tab = Tab(context, url, secrets)
         self.accounts: dict[str, str] = {}
 

@@ -6,7 +6,9 @@ token, another tenant's admin, a token in a query string.
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from console_world import CSRF, ConsoleWorld, sign_in
@@ -14,6 +16,7 @@ from fastapi.testclient import TestClient
 
 from byok.api import create_app
 from byok.api.console.security import CONTENT_SECURITY_POLICY, SESSION_COOKIE
+from byok.store.console_sessions import ConsoleSessions
 from byok.store.tokens import TokenRepository, token_id_of
 
 pytestmark = pytest.mark.localaws
@@ -50,7 +53,7 @@ def test_session_cookie_is_httponly_strict_and_holds_no_token(
                   if k == "set-cookie" and v.startswith(SESSION_COOKIE + "="))  # fmt: skip
     assert "httponly" in cookie.lower() and "samesite=strict" in cookie.lower()
     assert "path=/console" in cookie.lower()
-    secret = token.rsplit("_", 1)[1]
+    secret = token.split("_", 2)[2]  # byok_<id>_<secret>; the secret may hold "_"
     assert secret not in cookie and token not in cookie
     page = client.get("/console/t/initech")
     assert token not in page.text and secret not in page.text
@@ -121,6 +124,8 @@ def test_sign_out_ends_the_session_for_a_copied_cookie(
     assert client.post("/console/signout", data={"csrf_token": csrf}).status_code == 303
     client.cookies.set(SESSION_COOKIE, stolen, path="/console")
     assert client.get("/console/t/initech").status_code == 303
+    replay = client.post("/console/t/initech/verify", data={"csrf_token": csrf})
+    assert replay.status_code == 403
 
 
 def test_revoking_the_token_ends_its_console_sessions(
@@ -221,3 +226,44 @@ def test_a_failing_verification_shows_fixes_and_activation_is_refused(
     assert refused.status_code == 409, refused.text
     assert "Fix:" in refused.text
     assert app_world.vendor.tenants.get("dunder").state.value == "PENDING"
+
+
+def test_an_export_that_fails_half_way_leaves_no_files(
+    client: TestClient, app_world: ConsoleWorld, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    vendor = app_world.vendor
+    token = app_world.new_tenant("stark")
+    handover = app_world.customer_setup("stark", "direct")
+    vendor.submit_config("stark", mode="direct", key_arn=handover["key_arn"])
+    assert vendor.verify("stark").passed
+    vendor.activate("stark")
+    vendor.put_document("stark", "plans.txt", b"armour" * 100)
+    vendor.put_document("stark", "zz-last.txt", b"reactor" * 100)
+    head = vendor.documents.head("stark", "zz-last.txt")
+    root = Path(vendor.documents.blobs.root)  # type: ignore[attr-defined]
+    blob = next(p for p in (root / "stark").rglob("*") if p.stat().st_size == head.size)
+    blob.write_bytes(b"\0" * head.size)  # the second document exported is damaged
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    csrf = sign_in(client, token)
+    answer = client.post("/console/t/stark/export", data={"csrf_token": csrf})
+    assert answer.status_code == 422 and "byok fsck" in answer.text
+    assert list(tmp_path.iterdir()) == [], "the half-written export was left behind"
+
+
+def test_signing_in_again_ends_the_earlier_session(
+    client: TestClient, app_world: ConsoleWorld
+) -> None:
+    sign_in(client, app_world.admins["initech"])
+    first = client.cookies.get(SESSION_COOKIE)
+    assert first
+    client.cookies.delete(SESSION_COOKIE, path="/console")
+    form = CSRF.search(client.get("/console/signin").text)
+    assert form is not None
+    body = {"token": app_world.admins["initech"], "csrf_token": form.group(1)}
+    answer = client.post(  # the browser still sends the earlier session's cookie
+        "/console/signin", data=body, headers={"Cookie": f"{SESSION_COOKIE}={first}; "
+        + "; ".join(f"{k}={v}" for k, v in client.cookies.items())},
+    )  # fmt: skip
+    assert answer.status_code == 303
+    assert f"{SESSION_COOKIE}={first}" not in answer.headers["set-cookie"]
+    assert ConsoleSessions(app_world.vendor.store).resolve(first) is None

@@ -30,14 +30,18 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from byok.store.tokens import Role, TokenGrant
 
 __all__ = [
+    "CONSOLE_ROLES",
     "CONTENT_SECURITY_POLICY",
+    "COOKIE_PATH",
     "SESSION_COOKIE",
     "SIGNIN_COOKIE",
     "SecurityHeaders",
     "Viewer",
     "check_form",
     "clear_session_cookie",
+    "expected_signin_token",
     "set_session_cookie",
+    "set_signin_cookie",
     "signin_token",
 ]
 

@@ -71,6 +71,8 @@ async def signin(request: Request) -> Response:
             error=f"A {grant.role} token cannot sign in: use a tenant-admin or operator token.",
         )  # fmt: skip
     sessions = sessions_of(request)
+    # A new sign-in never reuses a session: any earlier one of this browser ends here.
+    await run_in_threadpool(sessions.close, request.cookies.get(SESSION_COOKIE))
     opened = await run_in_threadpool(sessions.open, grant)
     vendor = vendor_of(request)
     viewer = Viewer.of(grant, opened.secret)
