@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
 
-.PHONY: demo test lint typecheck check bench local-aws clean postgres wrk chromium
+.PHONY: demo test lint typecheck check bench local-aws clean postgres wrk chromium screenshots
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,10 @@ postgres:
 ## wrk: the HTTP load generator of bench/api.py (Debian package; installed when missing).
 wrk:
 	@scripts/ensure-wrk.sh >/dev/null
+
+## make screenshots: refresh docs/console/*.png from the console's browser tests.
+screenshots: $(STAMP) chromium
+	BYOK_CONSOLE_SCREENSHOTS=docs $(BIN)/pytest tests/console/test_console_browser.py -q
 
 ## chromium: Debian's Chromium for the console's browser tests (installed when missing).
 chromium:

@@ -24,7 +24,9 @@ FLAGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]  # fmt: skip
-SHOTS = Path(__file__).resolve().parents[2] / "docs" / "console"
+#: Where screenshots go: docs/console when BYOK_CONSOLE_SCREENSHOTS=docs (``make
+#: screenshots``), else a temporary folder, so a test run leaves the work tree clean.
+DOCS_SHOTS = Path(__file__).resolve().parents[2] / "docs" / "console"
 
 # Controls without a label, an aria-label or aria-labelledby (buttons: their text counts).
 _UNLABELLED_JS = """
@@ -73,7 +75,8 @@ class Tab:
         secrets: strings that must never appear in a URL (tokens and their secret parts).
     """
 
-    def __init__(self, context: Any, base_url: str, secrets: list[str]) -> None:
+    def __init__(self, context: Any, base_url: str, secrets: list[str], shots: Path) -> None:
+        self.shots = DOCS_SHOTS if os.environ.get("BYOK_CONSOLE_SCREENSHOTS") == "docs" else shots
         self.page = context.new_page()
         self.page.set_default_timeout(15_000)
         self.base_url = base_url
@@ -108,10 +111,11 @@ class Tab:
         assert unlabelled == [], f"unlabelled controls on {self.page.url}: {unlabelled}"
 
     def shot(self, name: str) -> None:
-        """Check the page, then screenshot it into docs/console/<name>.png."""
+        """Check the page, then screenshot it as <name>.png (docs/console with ``make
+        screenshots``)."""
         self.check()
-        SHOTS.mkdir(parents=True, exist_ok=True)
-        self.page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+        self.shots.mkdir(parents=True, exist_ok=True)
+        self.page.screenshot(path=str(self.shots / f"{name}.png"), full_page=True)
 
     def tab_to(self, selector: str, *, limit: int = 60) -> None:
         """Press Tab until the element matching ``selector`` has the focus (keyboard only)."""

@@ -4,7 +4,8 @@ The customer admin starts from a blank browser with only a tenant-admin token. O
 done with the keyboard alone; Option A with the mouse. The customer's AWS actions are the
 ones the console tells the admin to take: for B the ``byok customer setup`` command copied
 from the page, run as the customer; for A the key-policy statement copied from the page,
-put on a new key with boto3. Every page is screenshotted into docs/console/ and checked:
+put on a new key with boto3. Every page is screenshotted (into docs/console/ with ``make
+screenshots``) and checked:
 no console error, every control labelled, no token in any URL. Hostile checks: a form
 without its CSRF token, another tenant's pages, a copied cookie after sign-out.
 
@@ -50,7 +51,7 @@ class Story:
         self.globex = world.new_tenant("globex")
         secrets = [self.acme, self.globex, world.operator]
         secrets += [t.split("_", 2)[2] for t in list(secrets)]
-        self.tab = Tab(context, url, secrets)
+        self.tab = Tab(context, url, secrets, tmp / "screenshots")
         self.accounts: dict[str, str] = {}
 
 
