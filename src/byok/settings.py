@@ -9,6 +9,8 @@ variable                                  meaning (default)
 ``BYOK_HOME``                             data folder (``.byok``)
 ``BYOK_DATABASE_URL``                     SQLAlchemy URL (``sqlite:///<home>/byok.db``)
 ``BYOK_BLOB_DIR``                         filesystem blob store (``<home>/blobs``)
+``BYOK_BLOB_URL``                         ``s3://bucket[/prefix]``: S3 blobs instead (a
+                                          cluster: docs/OPERATIONS.md#cluster)
 ``BYOK_AWS_ENDPOINT_URL``                 AWS endpoint; unset means real AWS
 ``BYOK_VENDOR_ACCOUNT``                   vendor's AWS account id
 ``BYOK_VENDOR_ROLE_NAME``                 vendor role customers trust
@@ -47,6 +49,7 @@ class Settings:
     home: Path = Path(".byok")
     database_url: str | None = None
     blob_dir: Path | None = None
+    blob_url: str | None = None
     aws_endpoint_url: str | None = None
     vendor_account: str = "000000000000"
     vendor_role_name: str = "document-storage-role"
@@ -82,6 +85,13 @@ class Settings:
             raise InvalidInput(
                 "BYOK_VERIFY_BEFORE_SEND_BYTES", "must be 0 to 1073741824", fix="Use e.g. 1048576."
             )
+        if self.blob_url is not None and not (
+            self.blob_url.startswith("s3://") and len(self.blob_url) > len("s3://")
+        ):
+            raise InvalidInput(
+                "BYOK_BLOB_URL", "must be s3://bucket or s3://bucket/prefix",
+                fix="Name the S3 bucket every node shares, e.g. s3://acme-byok-blobs/docs.",
+            )  # fmt: skip
         if not self.allowed_regions:
             raise InvalidInput("BYOK_ALLOWED_REGIONS", "is empty", fix="Use e.g. us-east-1.")
 
@@ -120,6 +130,7 @@ class Settings:
             home=home,
             database_url=env.get("BYOK_DATABASE_URL") or None,
             blob_dir=Path(env["BYOK_BLOB_DIR"]) if env.get("BYOK_BLOB_DIR") else None,
+            blob_url=env.get("BYOK_BLOB_URL") or None,
             aws_endpoint_url=env.get("BYOK_AWS_ENDPOINT_URL") or None,
             vendor_account=env.get("BYOK_VENDOR_ACCOUNT", "000000000000"),
             vendor_role_name=env.get("BYOK_VENDOR_ROLE_NAME", "document-storage-role"),

@@ -16,10 +16,10 @@ from byok.aws.clients import AwsSettings, ClientFactory, StaticCredentials
 from byok.private_files import make_private_dir
 from byok.service.vendor import Vendor
 from byok.settings import Settings
-from byok.store.blobs import FilesystemBlobStore
+from byok.store.blobs import BlobStore, FilesystemBlobStore
 from byok.store.database import Store
 
-__all__ = ["aws_settings_for", "open_vendor"]
+__all__ = ["aws_settings_for", "blob_store", "open_vendor"]
 
 
 def aws_settings_for(settings: Settings, environ: Mapping[str, str] | None = None) -> AwsSettings:
@@ -54,6 +54,21 @@ def open_vendor(settings: Settings | None = None, *, actor: str = "service") -> 
     settings = settings or Settings.from_env()
     make_private_dir(settings.home)
     store = Store.open(settings.resolved_database_url)
-    blobs = FilesystemBlobStore(settings.resolved_blob_dir)
     factory = ClientFactory(aws_settings_for(settings))
-    return Vendor(settings, store=store, blobs=blobs, factory=factory, actor=actor)
+    return Vendor(settings, store=store, blobs=blob_store(settings, factory), factory=factory,
+                  actor=actor)  # fmt: skip
+
+
+def blob_store(settings: Settings, factory: ClientFactory) -> BlobStore:
+    """The configured blob store: S3 (``BYOK_BLOB_URL``, shared by a cluster's nodes) or a
+    folder (the single-node default).
+
+    The S3 client uses the vendor's service identity, in the first allowed region.
+    """
+    if settings.blob_url is None:
+        return FilesystemBlobStore(settings.resolved_blob_dir)
+    from byok.store.s3 import S3BlobStore
+
+    bucket, _, prefix = settings.blob_url.removeprefix("s3://").partition("/")
+    client = factory.client("s3", settings.allowed_regions[0])
+    return S3BlobStore(client, bucket, namespace=prefix)
