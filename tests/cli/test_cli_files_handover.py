@@ -19,6 +19,7 @@ import pytest
 from cli_world import onboard_with_handover, run, run_json, vendor_env
 
 from byok.cli.files import atomic_output
+from byok.errors import StorageError
 
 
 @pytest.fixture
@@ -38,6 +39,12 @@ def test_atomic_output_removes_the_temporary_file_on_failure(tmp_path: Path) -> 
         raise RuntimeError("integrity failure in frame 3")
     assert target.read_bytes() == b"old"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.bin"]
+
+
+def test_atomic_output_to_a_missing_folder_is_a_storage_error(tmp_path: Path) -> None:
+    with pytest.raises(StorageError, match="cannot write"), atomic_output(tmp_path / "no" / "x"):
+        pass
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_atomic_output_is_private_whatever_the_umask(tmp_path: Path, umask_022: None) -> None:

@@ -16,6 +16,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any, Literal, overload
 
+from byok.errors import StorageError
+
 __all__ = ["atomic_output"]
 
 
@@ -36,7 +38,10 @@ def atomic_output(path: Path, mode: Literal["wb", "w"] = "wb") -> Writer[IO[Any]
 @contextlib.contextmanager
 def _atomic(path: Path, mode: str) -> Iterator[IO[Any]]:
     directory = path.parent if str(path.parent) else Path(".")
-    fd, temp_name = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".partial")
+    try:
+        fd, temp_name = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".partial")
+    except OSError as exc:
+        raise _cannot_write(path, exc) from exc
     temp = Path(temp_name)
     try:
         encoding = None if "b" in mode else "utf-8"
@@ -45,10 +50,21 @@ def _atomic(path: Path, mode: str) -> Iterator[IO[Any]]:
             sink.flush()
             os.fsync(sink.fileno())
         os.replace(temp, path)
+    except OSError as exc:  # a full disk, a target that is a directory...
+        temp.unlink(missing_ok=True)
+        raise _cannot_write(path, exc) from exc
     except BaseException:
         temp.unlink(missing_ok=True)
         raise
     _fsync_directory(directory)
+
+
+def _cannot_write(path: Path, exc: OSError) -> StorageError:
+    return StorageError(
+        f"cannot write {path}: {exc.strerror or type(exc).__name__}",
+        operation="write-file",
+        fix="Give a file in an existing folder you can write to, with free space.",
+    )
 
 
 def _fsync_directory(directory: Path) -> None:
