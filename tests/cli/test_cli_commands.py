@@ -215,3 +215,6 @@ def _customer(walk: Walk, acme: Onboarded, tmp: Path) -> None:
     assert walk.json(*forwarding)["template"]["Resources"]["KeyEventsRule"]
     walk.text(*policy, "--out", str(tmp / "kit1"))
     assert walk.json(*policy, "--out", str(tmp / "kit2"))["written"]
+    endpoint = "https://byok.vendor.example/v1/key-events/acme"
+    walk.both("customer", "forwarding-rule", "--tenant", "acme", "--key-arn", handover["key_arn"],
+              "--endpoint", endpoint)  # fmt: skip
