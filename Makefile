@@ -55,6 +55,7 @@ bench: $(STAMP) wrk
 	$(BIN)/python bench/store.py
 	$(BIN)/python bench/migrate.py
 	$(BIN)/python bench/api.py
+	$(BIN)/python bench/cluster.py
 	$(BIN)/python bench/cli.py
 	$(BIN)/python bench/hostile.py
 	@echo "figures: bench/results.json"

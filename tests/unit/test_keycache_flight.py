@@ -221,3 +221,18 @@ def test_grace_is_bounded_by_the_ttl(grace: float) -> None:
 def test_refresh_window_is_checked(ahead: float) -> None:
     with pytest.raises(InvalidInput, match="refresh_ahead_s"):
         TenantKeyCache(ttl_s=100, refresh_ahead_s=ahead)
+
+
+def test_the_bound_counts_from_when_the_kms_call_started() -> None:
+    clock = FakeClock()
+    cache = TenantKeyCache(ttl_s=100, clock=clock, refresh_ahead_s=0)
+
+    def slow_kms() -> TenantKey:
+        clock.now += 30  # KMS took 30 s to answer: it could have refused at its start
+        return TenantKey("acme", "tk_1", bytes(32))
+
+    cache.get_or_load("acme", "tk_1", ARN, slow_kms)
+    clock.now += 69.999  # 99.999 s after the call started
+    assert cache.get("acme", "tk_1", ARN) is not None
+    clock.now += 0.001
+    assert cache.get("acme", "tk_1", ARN) is None

@@ -222,6 +222,9 @@ class TenantKeyCache:
         return flight.key
 
     def _lead(self, key: _Key, flight: _Flight, load: Loader) -> TenantKey:
+        # The proof is dated when the KMS call *started*: a slow answer never stretches the
+        # bound past "ttl after the moment KMS could last have refused".
+        proved_at = self._clock()
         try:
             loaded = load()
         except TransientKmsError as error:  # an outage: a valid or in-grace entry serves on
@@ -234,7 +237,7 @@ class TenantKeyCache:
         except BaseException as error:
             self._finish(key, flight, error=error)
             raise
-        self._finish(key, flight, loaded=loaded, proved=True)
+        self._finish(key, flight, loaded=loaded, proved_at=proved_at)
         return loaded
 
     def _after_outage(self, key: _Key) -> TenantKey | None:
@@ -255,14 +258,15 @@ class TenantKeyCache:
         *,
         loaded: TenantKey | None = None,
         error: BaseException | None = None,
-        proved: bool = False,
+        proved_at: float | None = None,
     ) -> None:
         with self._lock:
             if self._flights.get(key) is flight:
                 del self._flights[key]
             # A purge (a "no access" answer) during the load wins: nothing is cached again.
-            if proved and loaded is not None and self._epochs.get(key[0], 0) == flight.epoch:
-                self._store(key, loaded, self._clock())
+            fresh = self._epochs.get(key[0], 0) == flight.epoch
+            if proved_at is not None and loaded is not None and fresh:
+                self._store(key, loaded, proved_at)
         flight.key, flight.error = loaded, error
         flight.done.set()
 
