@@ -68,7 +68,7 @@ def test_the_probe_sees_heavy_imports_when_a_command_needs_them(tmp_path: Path) 
 
 
 def test_defaults_spelled_out_for_start_up_agree_with_their_source() -> None:
-    from byok.cli import customer
+    from byok.cli import customer_options as customer
     from byok.core.policy import templates
 
     assert customer.DEFAULT_VENDOR_ROLE == templates.DEFAULT_VENDOR_ROLE

@@ -15,19 +15,43 @@ the commands, so ``--help`` stays fast.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
 
+from byok.cli.customer_activity import activity
+from byok.cli.customer_options import (
+    ADMINS,
+    ALIAS,
+    CLIENT_ROLE,
+    DENY_PERIODS,
+    DENY_REASONS,
+    DENY_SCOPES,
+    DESCRIPTION,
+    ENDPOINT,
+    EXTERNAL_ID,
+    FACING_ROLE,
+    HANDOVER,
+    KEY_ARN,
+    MODE,
+    PROFILE,
+    REGION,
+    REQUIRE_CONTEXT,
+    STORAGE_ROLE,
+    TENANT,
+    UNCONDITIONED,
+    VENDOR_ACCOUNT,
+    customer_setup,
+    handover_fields,
+    vendor_identity,
+)
 from byok.cli.files import atomic_output
-from byok.cli.handover import read_handover, read_json
+from byok.cli.handover import read_json
 from byok.cli.output import (
     JSON_OPTION,
     console,
     emit_json,
-    err_console,
     reports_errors,
     write_exact,
 )
@@ -35,13 +59,8 @@ from byok.errors import InvalidInput
 
 if TYPE_CHECKING:
     from byok.core.policy.templates import CustomerSetup, VendorIdentity
-    from byok.customer.aws import CustomerAws
 
 __all__ = ["customer_app"]
-
-#: byok.core.policy.templates.DEFAULT_VENDOR_ROLE, spelled out so that `--help` need not import
-#: the templates (tests/cli/test_cli_startup.py checks they agree).
-DEFAULT_VENDOR_ROLE = "document-storage-role"
 
 customer_app = typer.Typer(
     help=(
@@ -52,161 +71,6 @@ customer_app = typer.Typer(
     ),
     no_args_is_help=True,
 )
-
-# -- shared options ------------------------------------------------------------------------
-MODE = typer.Option(
-    ...,
-    "--mode",
-    help="direct (Option A: the key policy names the vendor's "
-    "role) or assume-role (Option B: a client role in your account).",
-)
-VENDOR_ACCOUNT = typer.Option(
-    ...,
-    "--vendor-account",
-    envvar="BYOK_VENDOR_ACCOUNT",
-    help="The vendor's 12-digit AWS account id (the vendor gives it).",
-)
-FACING_ROLE = typer.Option(
-    DEFAULT_VENDOR_ROLE,
-    "--vendor-role",
-    envvar="BYOK_VENDOR_ROLE_NAME",
-    help="Option A: name of the vendor role your key policy names: the role the vendor calls "
-    "KMS as (its vendor_role_arn; byok's default document-storage-role).",
-)
-STORAGE_ROLE = typer.Option(
-    DEFAULT_VENDOR_ROLE,
-    "--document-storage-role",
-    help="Option B: name of the vendor role your client role trusts.",
-)
-TENANT = typer.Option(..., "--tenant", help="Your tenant id, as the vendor gave it.")
-KEY_ARN = typer.Option(
-    None,
-    "--key-arn",
-    help="An existing key to adopt (its ARN, not an "
-    "alias); omitted: create one (found again by its alias on re-runs).",
-)
-EXTERNAL_ID = typer.Option(
-    None,
-    "--external-id",
-    help="Option B: the External ID the vendor generated for you. Copy it exactly.",
-)
-CLIENT_ROLE = typer.Option(
-    "byok-client-role", "--client-role", help="Option B: name of the client role in your account."
-)
-ADMINS = typer.Option(
-    None,
-    "--admin",
-    help="Key administrator (IAM role/user ARN of your "
-    "account); repeat for several. Gets management actions only.",
-)
-UNCONDITIONED = typer.Option(
-    False,
-    "--unconditioned",
-    help="WEAKER: the guide's statement without the tenant condition (by default the key is "
-    "limited to this tenant's encryption context kms:EncryptionContext:byok:tenant and the "
-    "caller's account). The vendor's verification refuses an unconditioned key.",
-)
-DENY_SCOPES = typer.Option(
-    None,
-    "--deny-scope",
-    help="Refuse the vendor this scope (repeatable): a Deny on kms:EncryptionContext:byok:scope.",
-)
-DENY_PERIODS = typer.Option(
-    None,
-    "--deny-period",
-    help="Refuse the vendor this calendar period and its sub-periods (repeatable): 2026, "
-    "2026-11, 2026-11-05 or 2026-11-05T10 (UTC), a Deny on kms:EncryptionContext:byok:period.",
-)
-DENY_REASONS = typer.Option(
-    None,
-    "--deny-reason",
-    help="Refuse the vendor this access reason (repeatable): customer-request, vendor-service "
-    "or vendor-support, a Deny on kms:EncryptionContext:byok:reason.",
-)
-REQUIRE_CONTEXT = typer.Option(
-    False,
-    "--require-context",
-    help="Strict: also refuse any use whose encryption context lacks byok:scope, byok:period "
-    "or byok:reason (so a Deny cannot be sidestepped by leaving the key out).",
-)
-REGION = typer.Option(
-    None,
-    "--region",
-    help="Region of a new key (default us-east-1; an adopted key's region comes from its ARN).",
-)
-ALIAS = typer.Option(None, "--alias", help="Alias of the key (default alias/byok-<tenant>).")
-DESCRIPTION = typer.Option(None, "--description", help="Description of a new key.")
-PROFILE = typer.Option(
-    None,
-    "--profile",
-    help="AWS profile with your account's credentials (default: the environment / default chain).",
-)
-ENDPOINT = typer.Option(
-    None,
-    "--endpoint-url",
-    envvar="BYOK_AWS_ENDPOINT_URL",
-    help="AWS endpoint, e.g. the local AWS http://127.0.0.1:4566.",
-)
-HANDOVER = typer.Option(
-    None,
-    "--handover",
-    exists=True,
-    dir_okay=False,
-    help="The hand-over "
-    "JSON `byok customer setup` printed: fills --tenant, --mode, --key-arn, "
-    "--client-role-arn and --external-id.",
-)
-
-
-def _vendor(account: str, facing: str, storage: str) -> VendorIdentity:
-    from byok.core.policy.templates import VendorIdentity
-
-    return VendorIdentity(account, customer_facing_role=facing, document_storage_role=storage)
-
-
-def _setup(
-    tenant: str,
-    mode: str,
-    account: str,
-    *,
-    key_arn: str | None,
-    external_id: str | None,
-    client_role: str,
-    admins: list[str] | None,
-    unconditioned: bool,
-    region: str | None,
-    alias: str | None,
-    description: str | None,
-    levers: tuple[list[str] | None, list[str] | None, list[str] | None, bool] = (
-        None,
-        None,
-        None,
-        False,
-    ),
-) -> CustomerSetup:
-    from byok.core.policy.templates import UNCONDITIONED_WARNING, AccessLevers, CustomerSetup
-
-    if unconditioned:
-        err_console.print(UNCONDITIONED_WARNING)
-    return CustomerSetup(
-        tenant=tenant,
-        mode=mode,  # type: ignore[arg-type]  # CustomerSetup validates it (InvalidInput)
-        customer_account=account,
-        key_arn=key_arn,
-        external_id=external_id,
-        client_role_name=client_role,
-        admins=tuple(admins or ()),
-        hardening=not unconditioned,
-        region=region,
-        key_alias=alias,
-        description=description,
-        levers=AccessLevers(
-            deny_scopes=tuple(levers[0] or ()),
-            deny_periods=tuple(levers[1] or ()),
-            deny_reasons=tuple(levers[2] or ()),
-            require_context=levers[3],
-        ),
-    )
 
 
 @customer_app.command("policy")
@@ -284,7 +148,7 @@ def policy(
             "is required without --key-arn",
             fix="Give --account with your 12-digit AWS account id.",
         )
-    setup = _setup(
+    setup = customer_setup(
         tenant,
         mode,
         account,
@@ -298,7 +162,7 @@ def policy(
         description=description,
         levers=(deny_scope, deny_period, deny_reason, require_context),
     )
-    vendor = _vendor(vendor_account, vendor_role, storage_role)
+    vendor = vendor_identity(vendor_account, vendor_role, storage_role)
     _print_policy(vendor, setup, output_format, document, out, json_output=json_output)
 
 
@@ -427,7 +291,7 @@ def setup(
     aws = CustomerAws.connect(
         region=region or "us-east-1", profile=profile, endpoint_url=endpoint_url, tenant=tenant
     )
-    wanted = _setup(
+    wanted = customer_setup(
         tenant,
         mode,
         aws.account_id(),
@@ -442,7 +306,7 @@ def setup(
         levers=(deny_scope, deny_period, deny_reason, require_context),
     )
     result = run_setup(
-        aws, _vendor(vendor_account, vendor_role, storage_role), wanted, dry_run=dry_run
+        aws, vendor_identity(vendor_account, vendor_role, storage_role), wanted, dry_run=dry_run
     )
     if handover_out is not None and not result.dry_run:
         with atomic_output(handover_out, "w") as sink:
@@ -527,7 +391,7 @@ def audit(
     from byok.customer.audit import EXIT_CODES, run_audit
     from byok.customer.aws import CustomerAws
 
-    vendor = _vendor(vendor_account, vendor_role, storage_role)
+    vendor = vendor_identity(vendor_account, vendor_role, storage_role)
     if policy_file is not None:
         pasted = read_json(policy_file, "policy_file")
         if not isinstance(pasted, dict):
@@ -538,7 +402,7 @@ def audit(
         else:
             show_findings(report, console)
         raise typer.Exit(EXIT_CODES[report.worst])
-    given = _handover(handover) | {
+    given = handover_fields(handover) | {
         k: v
         for k, v in (
             ("tenant", tenant),
@@ -576,125 +440,4 @@ def audit(
     raise typer.Exit(result.exit_code)
 
 
-def _handover(path: Path | None) -> dict[str, str]:
-    return {} if path is None else read_handover(path)
-
-
-@customer_app.command("activity")
-@reports_errors
-def activity(
-    handover: Path = HANDOVER,
-    key_arn: str = typer.Option(None, "--key-arn", help="The key's ARN."),
-    since: str = typer.Option(
-        "24h",
-        "--since",
-        help="How far back: 90m, 24h, 7d (at most "
-        "90d), or an ISO time such as 2026-11-28T09:00:00Z.",
-    ),
-    vendor_account: str = typer.Option(
-        None,
-        "--vendor-account",
-        envvar="BYOK_VENDOR_ACCOUNT",
-        help="Show only calls from the vendor's account (Option A).",
-    ),
-    client_role_arn: str = typer.Option(
-        None,
-        "--client-role-arn",
-        help="Show only calls by sessions of your client role (Option B).",
-    ),
-    max_events: int = typer.Option(
-        1000, "--max-events", min=1, max=10000, help="Read at most this many events (newest first)."
-    ),
-    verify_audit: Path = typer.Option(
-        None,
-        "--verify-audit",
-        help="Check the vendor's audit export (byok audit export) against the audit heads the "
-        "vendor anchored in your CloudTrail; exit 30 if it was rewritten or truncated.",
-    ),
-    tenant: str = typer.Option(None, "--tenant", help="The tenant id (default: hand-over)."),
-    profile: str = PROFILE,
-    endpoint_url: str = ENDPOINT,
-    json_output: bool = JSON_OPTION,
-) -> None:
-    """Show what the vendor did with your key, from your CloudTrail.
-
-    Examples:
-
-      byok customer activity --handover handover.json --since 7d
-
-      byok customer activity --vendor-account 444455556666 \\
-        --key-arn arn:aws:kms:us-east-1:111122223333:key/... --json | jq .by_tenant
-
-    Groups the calls on the key by operation (GenerateDataKey, Decrypt,
-    ReEncrypt, ...), by the byok:tenant encryption context the vendor sent,
-    and by caller, with counts, refused calls and the last time. Without
-    --vendor-account or --client-role-arn (a hand-over names the client role)
-    every call on the key is shown. CloudTrail shows an event a few minutes
-    after the call and keeps 90 days.
-
-    With --verify-audit EXPORT, checks the vendor's audit export instead: each
-    event's hash, and the tenant's audit head at every point the vendor
-    anchored it in your CloudTrail (kms:Encrypt with byok:audit-head in the
-    encryption context). The first event that does not match is named.
-    """
-    from byok.cli.customer_views import show_activity
-    from byok.customer.activity import key_activity, parse_since
-    from byok.customer.aws import CustomerAws
-
-    given = _handover(handover)
-    key = key_arn or given.get("key_arn")
-    if key is None:
-        raise InvalidInput("key_arn", "is required", fix="Give --key-arn or --handover.")
-    role = client_role_arn or given.get("client_role_arn")
-    now = datetime.now(UTC)
-    aws = CustomerAws.connect(
-        profile=profile, endpoint_url=endpoint_url, tenant=given.get("tenant")
-    )
-    if verify_audit is not None:
-        _verify_audit(
-            aws, key, verify_audit, tenant or given.get("tenant"), since, now, json_output
-        )
-        return
-    report = key_activity(
-        aws,
-        key,
-        since=parse_since(since, now),
-        now=lambda: now,
-        vendor_account=vendor_account,
-        client_role_arn=role,
-        max_events=max_events,
-    )
-    if json_output:
-        emit_json(report.to_dict())
-        return
-    show_activity(report, console)
-
-
-def _verify_audit(
-    aws: CustomerAws,
-    key: str,
-    export: Path,
-    tenant: str | None,
-    since: str,
-    now: datetime,
-    json_output: bool,
-) -> None:
-    from byok.customer.activity import parse_since
-    from byok.customer.audit_verify import verify_audit_export
-
-    result = verify_audit_export(
-        aws, key, export, tenant=tenant, since=parse_since(since, now), now=now
-    )
-    if json_output:
-        emit_json(result.to_dict())
-    elif result.ok:
-        check = result.check
-        console.print(
-            f"Audit export of {result.tenant} matches your CloudTrail: {check.events} events, "
-            f"{check.anchors_matched} anchored heads matched, {check.unanchored_events} events "
-            "after the newest anchor not yet provable."
-        )
-    else:
-        console.print(f"Audit export of {result.tenant} does NOT match: {result.reason}")
-    if not result.ok:
-        raise typer.Exit(30)
+customer_app.command("activity")(activity)
