@@ -22,9 +22,11 @@ import subprocess
 import sys
 import zipfile
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from browser import Tab, chromium_context, chromium_or_skip
 from console_world import ConsoleWorld
@@ -192,6 +194,35 @@ def test_dashboard_shows_use_refusal_and_recovery(story: Story) -> None:
     finally:
         kms.enable_key(KeyId=key_arn)
     assert vendor.check_key("acme").value == "ACTIVE"
+
+
+def test_push_revocation_rules_and_a_secret_that_works(story: Story) -> None:
+    tab, page = story.tab, story.tab.page
+    tab.goto("/console/t/acme")
+    with page.expect_navigation():
+        page.click("text=set it up")
+    assert page.get_attribute("#endpoint", "aria-invalid") == "true"  # http: not accepted
+    page.fill("#endpoint", "https://byok.vendor.example/v1/key-events/acme")
+    with page.expect_navigation():
+        page.click("text=Use this URL")
+    with page.expect_download() as download:
+        page.click("text=forwarding-cloudformation.json")
+    rules = Path(download.value.path()).read_text()
+    key_arn = story.world.vendor.tenants.active_config("acme").config.key_arn  # type: ignore[union-attr]
+    assert key_arn in rules and "byok-client-role" in rules and "EventKey" in rules
+    with page.expect_navigation():
+        page.click("text=Make the key-event secret")
+    secret = page.inner_text("#event-secret")
+    tab.shot("09-push-revocation")
+    assert story.world.vendor.policies.get("acme").event_secret_matches(secret)
+    event = {"id": "console-test-1", "time": datetime.now(UTC).isoformat(),
+             "detail": {"eventName": "DisableKey"}}  # fmt: skip
+    for key, status in (("byokev_wrong", 401), (secret, 202)):
+        answer = httpx.post(f"{story.url}/v1/key-events/acme", json=event,
+                            headers={"X-Byok-Event-Key": key}, timeout=30)  # fmt: skip
+        assert answer.status_code == status, answer.text
+    assert answer.json()["outcome"] == "accessible"  # the key is enabled: nothing to revoke
+    story.tab.secrets.append(secret)
 
 
 def test_downloads_audit_log_and_export(story: Story) -> None:

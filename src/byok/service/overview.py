@@ -61,6 +61,7 @@ class TenantOverview:
     chain_seq: int
     chain_head: str
     tenant_head: str | None
+    push_revocation: bool
 
 
 @dataclass(frozen=True)
@@ -111,6 +112,7 @@ def tenant_overview(vendor: Vendor, tenant: str, *, events: int = 50) -> TenantO
         usage=document_usage(vendor.store, tenant), migration=_migration(vendor, active),
         key_use=key_use, chain_seq=seq, chain_head=head,
         tenant_head=own[0].hash if own else None,
+        push_revocation=vendor.policies.get(tenant).event_secret_hash is not None,
     )  # fmt: skip
 
 
