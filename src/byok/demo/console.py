@@ -60,7 +60,10 @@ def serve_console(
         tokens[f"{tenant} admin"] = minted.token
     url = f"http://127.0.0.1:{port}/console/"
     say.console.print(f"\n[bold]Web console[/]: {url}  (Ctrl-C stops it)")
-    say.table("sign in with", ["who", "token"], [[who, token] for who, token in tokens.items()])
+    say.say("sign in with (each token is shown whole; tenant admins see only their tenant):")
+    for who, token in tokens.items():
+        # Never wrapped or cut, whatever the terminal width: a token must be copied whole.
+        say.console.print(f"    {who:<14} {token}", markup=False, highlight=False, soft_wrap=True)
     say.say(
         f"the wizard's AWS actions for {NEW_TENANT} run against the demo's local AWS: "
         f"export AWS_ACCESS_KEY_ID=ROOT{customer_account} AWS_SECRET_ACCESS_KEY=local "
