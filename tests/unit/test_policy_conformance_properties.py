@@ -5,7 +5,8 @@ malformed values, set operators on empty sets, null / whitespace entries IAM acc
 * adding a Deny statement (anywhere) never allows more;
 * adding an Allow statement (anywhere) never denies more;
 * a statement never applies to a principal its NotPrincipal names (every identity behind the
-  request for a Deny, any of them for an Allow: "AWS JSON policy elements: NotPrincipal").
+  request for a Deny, any of them for an Allow: "AWS JSON policy elements: NotPrincipal");
+* adding a KMS grant never denies more, and never lifts an explicit deny.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from hypothesis import strategies as st
 
 from byok.core.policy.evaluate import (
     Decision,
+    Grant,
     PolicyDocument,
     Request,
     evaluate,
@@ -114,7 +116,7 @@ def _allowed(decision: Decision) -> bool:
     return decision is Decision.ALLOW
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(
     items=st.lists(statements(), min_size=1, max_size=4),
     extra=statements(effect="Deny"),
@@ -131,7 +133,7 @@ def test_adding_a_deny_never_allows_more(
         assert after is Decision.EXPLICIT_DENY
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(
     items=st.lists(statements(), min_size=1, max_size=4),
     extra=statements(effect="Allow"),
@@ -148,7 +150,7 @@ def test_adding_an_allow_never_denies_more(
     assert (after is Decision.EXPLICIT_DENY) == (before is Decision.EXPLICIT_DENY)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(
     key_items=st.lists(statements(), min_size=1, max_size=3),
     id_items=st.lists(statements(resource_policy=False), min_size=1, max_size=2),
@@ -183,7 +185,7 @@ def test_kms_authorize_is_monotone(
         assert _allowed(after)
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(
     item=statements(),
     request=requests(),
@@ -204,3 +206,39 @@ def test_a_statement_never_matches_a_principal_its_notprincipal_names(
     found = explain(_policy([statement]), request, resource_policy=True)
     assert not found.allows and not found.denies
     assert found.decision is Decision.IMPLICIT_DENY
+
+
+grants = st.builds(
+    lambda grantee, ops, subset: Grant(
+        "g", grantee, frozenset(ops), context_subset={"tenant": subset} if subset else None
+    ),
+    st.sampled_from([*IDENTITIES, f"arn:aws:iam::{V}:root", f"arn:aws:iam::{A}:root"]),
+    st.lists(st.sampled_from(["Decrypt", "Encrypt", "DescribeKey"]), min_size=1, unique=True),
+    st.sampled_from([None, "acme", "other"]),
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    key_items=st.lists(statements(), min_size=1, max_size=3),
+    id_items=st.lists(statements(resource_policy=False), min_size=1, max_size=2),
+    existing=st.lists(grants, max_size=2),
+    extra=grants,
+    request=requests(),
+)
+def test_a_grant_never_denies_more_and_never_lifts_an_explicit_deny(
+    key_items: list[Any],
+    id_items: list[Any],
+    existing: list[Grant],
+    extra: Grant,
+    request: Request,
+) -> None:
+    def decide(with_grants: list[Grant]) -> Decision:
+        return kms_authorize(
+            _policy(key_items), [_policy(id_items)], request, key_account=A, grants=with_grants
+        )
+
+    before, after = decide(existing), decide([*existing, extra])
+    if _allowed(before):
+        assert _allowed(after)
+    assert (after is Decision.EXPLICIT_DENY) == (before is Decision.EXPLICIT_DENY)

@@ -11,6 +11,7 @@ import pytest
 
 from byok.core.policy.evaluate import (
     Decision,
+    Grant,
     Request,
     assume_role_authorize,
     evaluate,
@@ -36,6 +37,16 @@ def _request(data: dict[str, Any]) -> Request:
     )
 
 
+def _grant(index: int, data: dict[str, Any]) -> Grant:
+    return Grant(
+        grant_id=f"g{index}",
+        grantee_principal=data["grantee_principal"],
+        operations=frozenset(data["operations"]),
+        context_equals=data.get("context_equals"),
+        context_subset=data.get("context_subset"),
+    )
+
+
 def _decide(case: dict[str, Any]) -> Decision:
     request = _request(case["request"])
     mode = case["mode"]
@@ -44,20 +55,36 @@ def _decide(case: dict[str, Any]) -> Decision:
     identity = [parse_policy(p) for p in case["identity_policies"]]
     if mode == "kms":
         key_policy = parse_policy(case["key_policy"])
-        return kms_authorize(key_policy, identity, request, key_account=case["key_account"])
+        grants = [_grant(i, g) for i, g in enumerate(case.get("grants", []))]
+        account = case["key_account"]
+        return kms_authorize(key_policy, identity, request, key_account=account, grants=grants)
     assert mode == "assume_role"
     trust = parse_policy(case["trust_policy"])
     return assume_role_authorize(trust, identity, request, role_account=case["role_account"])
 
 
 def test_vector_file_is_large_and_well_formed() -> None:
-    assert len(CASES) >= 60 and len(INVALID) >= 15
+    assert len(CASES) >= 200 and len(INVALID) >= 15
     names = [c["name"] for c in CASES + INVALID]
     assert len(names) == len(set(names))
     for case in CASES:
         assert case["why"] and case["expected"] in Decision.__members__
     outcomes = {c["expected"] for c in CASES}
     assert outcomes == set(Decision.__members__)
+    # Vectors taken from the documentation name the guide page and the example.
+    pages = set()
+    for case in CASES + INVALID:
+        if case["name"].startswith("doc-"):
+            assert case["source"]["page"] and case["source"]["example"], case["name"]
+            pages.add(case["source"]["page"].split(":")[0].split(" (")[0])
+    for page in (
+        "Policy evaluation logic",
+        "AWS JSON policy elements",
+        "IAM JSON policy elements",
+        "Single-valued vs. multivalued context keys",
+        "AWS KMS Developer Guide",
+    ):
+        assert page in pages, page
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c["name"] for c in CASES])
