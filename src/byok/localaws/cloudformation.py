@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-__all__ = ["install"]
+__all__ = ["install", "key_resource", "without_no_value"]
 
 _NO_VALUE = {"Ref": "AWS::NoValue"}
 
@@ -53,7 +53,7 @@ def key_resource(template: dict[str, Any]) -> dict[str, Any]:
             raise ValueError(f"AWS::KMS::Key {name} other than {default} is not supported")
     policy = properties.get("KeyPolicy")
     if not isinstance(policy, str):
-        properties["KeyPolicy"] = json.dumps(_without_no_value(policy))
+        properties["KeyPolicy"] = json.dumps(without_no_value(policy))
     properties["Tags"] = [
         {"TagKey": str(t["Key"]), "TagValue": str(t["Value"])}
         for t in properties.get("Tags") or []
@@ -62,100 +62,23 @@ def key_resource(template: dict[str, Any]) -> dict[str, Any]:
     return {**template, "Properties": properties}
 
 
-def _without_no_value(value: Any) -> Any:
+def without_no_value(value: Any) -> Any:
     """Drop ``AWS::NoValue`` (moto resolves it to None, or leaves the Ref) from lists/objects."""
     if isinstance(value, list):
-        return [_without_no_value(v) for v in value if v is not None and v != _NO_VALUE]
+        return [without_no_value(v) for v in value if v is not None and v != _NO_VALUE]
     if isinstance(value, dict):
         return {
-            k: _without_no_value(v) for k, v in value.items() if v is not None and v != _NO_VALUE
+            k: without_no_value(v) for k, v in value.items() if v is not None and v != _NO_VALUE
         }
     return value
 
 
 def _define_role_policy() -> None:
-    """Register ``AWS::IAM::RolePolicy`` with moto's CloudFormation (a subclass registers)."""
-    from moto.core.common_models import CloudFormationModel
-    from moto.iam.models import iam_backends
+    """Register ``AWS::IAM::RolePolicy`` with moto's CloudFormation (importing the model module
+    defines the subclass, which moto finds through ``CloudFormationModel.__subclasses__``)."""
+    from byok.localaws import cfn_role_policy
 
-    if any(
-        m.cloudformation_type() == "AWS::IAM::RolePolicy"
-        for m in CloudFormationModel.__subclasses__()
-    ):
-        return
-
-    class RolePolicy(CloudFormationModel):
-        def __init__(self, role_name: str, policy_name: str) -> None:
-            self.role_name, self.policy_name = role_name, policy_name
-
-        @property
-        def physical_resource_id(self) -> str:
-            return self.policy_name
-
-        @staticmethod
-        def cloudformation_name_type() -> str:
-            return "PolicyName"
-
-        @staticmethod
-        def cloudformation_type() -> str:
-            return "AWS::IAM::RolePolicy"
-
-        @classmethod
-        def has_cfn_attr(cls, attr: str) -> bool:
-            return False
-
-        @classmethod
-        def create_from_cloudformation_json(
-            cls,
-            resource_name: str,
-            cloudformation_json: Any,
-            account_id: str,
-            region_name: str,
-            **kwargs: Any,
-        ) -> RolePolicy:
-            properties = cloudformation_json["Properties"]
-            document = properties["PolicyDocument"]
-            if not isinstance(document, str):
-                document = json.dumps(_without_no_value(document))
-            backend = iam_backends[account_id]["aws"]
-            backend.put_role_policy(properties["RoleName"], properties["PolicyName"], document)
-            return cls(properties["RoleName"], properties["PolicyName"])
-
-        @classmethod
-        def update_from_cloudformation_json(
-            cls,
-            original_resource: Any,
-            new_resource_name: str,
-            cloudformation_json: Any,
-            account_id: str,
-            region_name: str,
-        ) -> RolePolicy:
-            cls.delete_from_cloudformation_json(
-                "",
-                {
-                    "Properties": {
-                        "RoleName": original_resource.role_name,
-                        "PolicyName": original_resource.policy_name,
-                    }
-                },
-                account_id,
-                region_name,
-            )
-            return cls.create_from_cloudformation_json(
-                new_resource_name, cloudformation_json, account_id, region_name
-            )
-
-        @classmethod
-        def delete_from_cloudformation_json(
-            cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str
-        ) -> None:
-            properties = cloudformation_json["Properties"]
-            backend = iam_backends[account_id]["aws"]
-            backend.delete_role_policy(properties["RoleName"], properties["PolicyName"])
-
-        def is_created(self) -> bool:
-            return True
-
+    cfn_role_policy.register()
     _forget_model_caches()
 
 
