@@ -200,7 +200,10 @@ class DocumentOut(BaseModel):
 
     tenant: str
     name: str
-    generation: int = Field(description="Version number, unique; higher is newer")
+    generation: int = Field(
+        description="Version number from the tenant's own counter: unique within the tenant, higher"
+        " is newer; it counts only this tenant's writes"
+    )
     stored_size: int = Field(description="Stored (encrypted) size in bytes")
     stored_sha256: str = Field(description="SHA-256 (hex) of the stored bytes")
     tk_id: str | None = Field(description="The tenant key that encrypted it")

@@ -48,7 +48,8 @@ class DocumentHead:
     Attributes:
         tenant: the tenant id.
         name: the document name.
-        generation: this version's generation (unique; higher is newer).
+        generation: this version's generation (unique within the tenant; higher is newer;
+            counted per tenant, so it says nothing about other tenants' writes).
         size: stored (ciphertext) size in bytes.
         sha256: SHA-256 (hex) of the stored bytes.
         tk_id: the tenant key the bytes are encrypted under, if the caller said.
@@ -72,7 +73,7 @@ class DocumentHead:
     def of(cls, row: DocumentRow) -> DocumentHead:
         """Build from a ``documents`` row."""
         return cls(
-            row.tenant_id, row.name, row.id, row.size, row.sha256, row.tk_id,
+            row.tenant_id, row.name, row.generation, row.size, row.sha256, row.tk_id,
             row.created_at, row.updated_at, row.write_id,
         )  # fmt: skip
 

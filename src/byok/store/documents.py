@@ -7,9 +7,11 @@ old version or the new one, never a partial one; what a crash can leave behind i
 *orphan blob* (written, never committed) or a REPLACED/DELETED row whose blob was not yet
 deleted. :mod:`byok.store.fsck` finds and removes both.
 
-Concurrent puts to one name: the last to commit wins. Every version's *generation* is
-its row id, unique store-wide and increasing along a name's history, so the winner is
-the one with the highest generation; each loser's blob is deleted by the put that
+Concurrent puts to one name: the last to commit wins. Every version's *generation* comes
+from its tenant's own counter (``tenants.document_generation``, taken in the put's
+transaction), unique within the tenant and increasing along a name's history, so the
+winner is the one with the highest generation (and a tenant learns nothing from it about
+other tenants' writes); each loser's blob is deleted by the put that
 replaced it. ``if_generation`` makes a put or delete conditional (0: "must not exist").
 
 Value types (heads, pages, readers), name rules and cursors: ``byok.store.document_types``.
@@ -51,6 +53,7 @@ __all__ = [
     "DocumentPage",
     "DocumentReader",
     "DocumentRepository",
+    "allocate_generations",
     "validate_document_name",
 ]
 
@@ -289,7 +292,7 @@ def _insert_version(
     store: Store,
 ) -> tuple[DocumentHead, tuple[int, str] | None]:
     """In one write transaction: replace the LIVE row of ``name`` by a new one for ``blob``."""
-    _check_tenant_writable(session, tenant)
+    generation = allocate_generations(session, tenant, 1, operation="document:put")
     tk_id = bind.tk_id
     if (
         tk_id is not None
@@ -320,6 +323,7 @@ def _insert_version(
     row = DocumentRow(
         tenant_id=tenant, name=name, state=DocumentState.LIVE, blob_key=blob.key,
         size=blob.size, sha256=blob.sha256, tk_id=tk_id, write_id=bind.write_id,
+        generation=generation,
         created_at=live.created_at if live is not None else now, updated_at=now,
     )  # fmt: skip
     session.add(row)
@@ -327,13 +331,27 @@ def _insert_version(
     return DocumentHead.of(row), replaced
 
 
-def _check_tenant_writable(session: Session, tenant: str) -> None:
-    # FOR SHARE (PostgreSQL): offboarding cannot commit between this check and our commit.
-    row = session.get(TenantRow, tenant, with_for_update={"read": True})
+def allocate_generations(session: Session, tenant: str, count: int, *, operation: str) -> int:
+    """Take ``count`` generations from the tenant's counter in the caller's transaction.
+
+    The tenant row is locked (FOR UPDATE on PostgreSQL) until commit, so offboarding cannot
+    commit in between and two writers never get the same number.
+
+    Returns:
+        The first of the ``count`` consecutive generations.
+
+    Raises:
+        NotFound: no such tenant.
+        StateError: the tenant is offboarded.
+    """
+    row = session.get(TenantRow, tenant, with_for_update=True)
     if row is None:
-        raise NotFound("no such tenant", tenant=tenant, operation="document:put")
+        raise NotFound("no such tenant", tenant=tenant, operation=operation)
     if row.state == TenantState.OFFBOARDED:
-        raise StateError("the tenant is offboarded", tenant=tenant, operation="document:put")
+        raise StateError("the tenant is offboarded", tenant=tenant, operation=operation)
+    first = (row.document_generation or 0) + 1
+    row.document_generation = first + count - 1
+    return first
 
 
 def _live_query(tenant: str, name: str) -> Select[DocumentRow]:
@@ -357,9 +375,9 @@ def _lock_live(session: Session, tenant: str, name: str) -> DocumentRow | None:
 
 
 def _check_generation(row: DocumentRow, expected: int | None, tenant: str) -> None:
-    if expected is not None and row.id != expected:
+    if expected is not None and row.generation != expected:
         raise Conflict(
-            f"generation is {row.id}, not {expected}",
+            f"generation is {row.generation}, not {expected}",
             tenant=tenant,
             operation="document:write",
             fix="Read the current version (head) and retry with its generation.",

@@ -25,6 +25,7 @@ from sqlalchemy import ColumnElement, and_, case, delete, func, insert, not_, se
 
 from byok.errors import NotFound
 from byok.store.database import Store
+from byok.store.documents import allocate_generations
 from byok.store.schema import (
     DocumentRow,
     DocumentState,
@@ -284,5 +285,8 @@ def insert_document_rows(
     ]
     if values:
         with store.write() as session:
+            first = allocate_generations(session, tenant, len(values), operation="document:put")
+            for offset, value in enumerate(values):
+                value["generation"] = first + offset
             session.execute(insert(DocumentRow), values)
     return len(values)

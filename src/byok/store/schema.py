@@ -162,6 +162,11 @@ class TenantRow(Base):
     state: Mapped[str] = mapped_column(String(16))
     state_detail: Mapped[str | None] = mapped_column(String(2048))
     external_id: Mapped[str] = mapped_column(EXTERNAL_ID, unique=True)
+    #: The last document generation issued to this tenant (per tenant: a tenant learns
+    #: nothing from it about other tenants' writes).
+    document_generation: Mapped[int] = mapped_column(
+        BigInteger, default=0, server_default=text("0")
+    )
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
@@ -224,7 +229,9 @@ class TenantKeyRow(Base):
 
 
 class DocumentRow(Base):
-    """One stored version of a document. ``id`` is its generation (unique store-wide).
+    """One stored version of a document. ``id`` is internal (store-wide); ``generation`` is
+    the version number a tenant sees, from its own counter (``tenants.document_generation``),
+    unique and increasing within the tenant.
 
     ``created_at`` is when the name was first written (carried over on replace),
     ``updated_at`` when this version was committed.
@@ -247,12 +254,14 @@ class DocumentRow(Base):
             postgresql_where=text("state = 'LIVE'"),
         ),
         Index("ix_documents_state", "state"),
+        Index("uq_documents_tenant_generation", "tenant_id", "generation", unique=True),
         # Generations must never repeat, even after the newest row is deleted.
         {"sqlite_autoincrement": True},
     )
 
     id: Mapped[int] = mapped_column(BIG_ID, primary_key=True, autoincrement=True)
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
+    generation: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
     name: Mapped[str] = mapped_column(DOCUMENT_NAME)
     state: Mapped[str] = mapped_column(String(16))
     blob_key: Mapped[str] = mapped_column(String(512), unique=True)
