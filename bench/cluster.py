@@ -25,6 +25,7 @@ Figures merge into ``bench/results.json``. Usage::
 from __future__ import annotations
 
 import argparse
+import http.client
 import os
 import statistics
 import subprocess
@@ -175,7 +176,7 @@ def lost_documents(cluster: Cluster, handle: TenantHandle) -> tuple[int, int]:
                     if cluster.put(node, handle, name, data) in (200, 201):
                         with lock:
                             acked[name] = data
-                except OSError:
+                except (OSError, http.client.HTTPException):  # killed mid-answer
                     pass
 
     threads = [threading.Thread(target=write, args=(w,)) for w in range(4)]

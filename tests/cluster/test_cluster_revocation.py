@@ -12,6 +12,7 @@ event to one node's receiver (the customer's forwarding rule). Asserted:
 
 from __future__ import annotations
 
+import http.client
 import itertools
 import threading
 import time
@@ -67,7 +68,7 @@ class Load:
         data = f"{handle.tenant}:{name}".encode()
         try:
             status = self.cluster.put(node, handle, name, data)
-        except OSError:  # the node was killed mid-request: not acknowledged
+        except (OSError, http.client.HTTPException):  # killed mid-request: not acknowledged
             return
         now = time.monotonic()
         with self.lock:

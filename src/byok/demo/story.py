@@ -21,6 +21,7 @@ from byok.api.app import create_app
 from byok.api.server import BackgroundServer
 from byok.aws.clients import AwsSettings, ClientFactory, StaticCredentials
 from byok.core.policy.templates import CustomerSetup, VendorIdentity
+from byok.demo.cluster import push_revocation
 from byok.demo.console import serve_console
 from byok.demo.customer import Customer
 from byok.demo.narration import DemoFailed, Narrator
@@ -75,6 +76,7 @@ def run_demo(narrator: Narrator | None = None, *, serve_port: int | None = None)
                 say.say(f"vendor REST API serving at {api.url} (`byok serve`)")
                 acme = _option_b(say, stage)
                 _option_a(say, stage)
+                push_revocation(say, stage, "globex", GLOBEX_ACCOUNT)
                 _migrate(say, stage, acme)
                 _export(say, stage)
                 _audit(say, stage)
