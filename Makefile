@@ -10,8 +10,10 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+# requirements.lock pins every package to the version the tests ran with (scripts/lock.sh
+# regenerates it with pip-compile); pyproject.toml keeps the floors for library users.
+$(STAMP): pyproject.toml requirements.lock | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[dev]'
 	touch $(STAMP)
 
 ## make demo: set up, start the embedded local AWS and run the whole story end to end.
@@ -50,7 +52,7 @@ typecheck: $(STAMP)
 
 ## make bench: run every benchmark; figures print as tables and merge into bench/results.json.
 bench: $(STAMP) wrk
-	$(BIN)/python -m pip install --quiet -e '.[dev,bench]' || echo "bench extra not installed: the Asherah rows say so"
+	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[dev,bench]' || echo "bench extra not installed: the Asherah rows say so"
 	$(BIN)/python bench/envelope.py
 	$(BIN)/python bench/store.py
 	$(BIN)/python bench/migrate.py
