@@ -22,6 +22,8 @@ from hostile_client import (
     timed_get,
 )
 
+from byok.api.server import BackgroundServer, ServerLimits
+
 pytestmark = pytest.mark.localaws
 
 #: Generous: the machine is shared. Without the guards these requests wait for seconds.
@@ -162,3 +164,18 @@ def test_oversized_and_malformed_bodies(served: Served) -> None:
         )  # fmt: skip
         assert huge_json.status_code == 413
     _other_tenant_is_served(served, rounds=1)
+
+
+def test_past_the_connection_cap_idle_connections_are_shed_first(served: Served) -> None:
+    cap = ServerLimits(head_timeout_s=30.0, max_connections=20)  # only the cap can close
+    with BackgroundServer(served.world.client.app, limits=cap) as small:
+        other = Served(served.world, small.host, small.port, served.database_url,
+                       served.blob_dir)  # fmt: skip
+        with _sockets(other, 60) as idle:
+            time.sleep(0.3)
+            with other.client() as client:  # a real client still gets in and is served
+                assert timed_get(client, "/healthz") < FAST_S
+                reader = served.auth("globex", "reader")
+                assert timed_get(client, "/v1/tenants/globex/documents/calm.txt", reader) < FAST_S
+            shed = sum(closed_within(sock, 0.1)[0] for sock in idle)
+    assert shed >= 60 - cap.max_connections
