@@ -136,10 +136,14 @@ def serve(aws: str, home: Path, filler_path: Path, database: str | None) -> int:
     import uvicorn
 
     from byok.api import create_app
+    from byok.api.limits import ServingLimits
     from byok.api.server import server_config, tcp_listener
 
     vendor, token, env = onboard(aws, home, database)
-    byok_app = create_app(vendor)
+    # One token drives all the load connections; the default bound of 8 concurrent uploads
+    # per token can refuse (429) a connection's next PUT when it arrives before the previous
+    # response's slot is released, which is an admission policy, not throughput: raised.
+    byok_app = create_app(vendor, limits=ServingLimits(uploads_per_token=64))
     app = baseline_app(home / "plain", filler_path.read_bytes(), byok_app)
     app.mount("/", byok_app)
     sock = tcp_listener()

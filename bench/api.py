@@ -245,6 +245,10 @@ def report(rows: list[dict[str, Any]], args: argparse.Namespace) -> dict[str, fl
     if len(rows) > 3:
         figures["api_workers_get_req_s"] = rows[3]["get"]["requests_per_s"]
         figures["api_workers_put_req_s"] = rows[3]["put"]["requests_per_s"]
+    for row in rows:
+        for op in ("put", "get"):
+            if row[op].get("statuses"):
+                print(f"  {row['label']} {op.upper()} errors: {row[op]['statuses']}")
     print(f"byok/plain: GET {figures['api_get_ratio_vs_plain']:.2f}, PUT "
           f"{figures['api_put_ratio_vs_plain']:.2f} (goal >= 0.5); byok GET p99 "
           f"{figures['api_get_p99_ms']:.1f} ms (goal <= 20); errors {figures['api_errors']}, "

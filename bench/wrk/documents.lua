@@ -29,6 +29,7 @@ end
 function init(args)
   mode, prefix, dir, tag = args[1], args[2], args[3], args[4] or "doc"
   http_errors, bad_bodies, position = 0, 0, 0
+  statuses = ""  -- the first few unexpected statuses, for the report
   local file = assert(io.open(dir .. "/filler", "rb"))
   filler = file:read("*a")
   file:close()
@@ -67,6 +68,9 @@ end
 
 function response(status, headers, body)
   if current == nil then return end
+  if status ~= 200 and http_errors < 5 then
+    statuses = statuses .. status .. ":" .. string.gsub(body:sub(1, 120), '[^%w%s:_-]', ' ') .. ";"
+  end
   if mode == "put" then
     if status == 200 then out:write(current, "\n") else http_errors = http_errors + 1 end
     return
@@ -79,16 +83,17 @@ function response(status, headers, body)
 end
 
 function done(summary, latency, requests)
-  local errors, bad = 0, 0
+  local errors, bad, seen = 0, 0, ""
   for _, thread in ipairs(threads) do
     errors = errors + thread:get("http_errors")
     bad = bad + thread:get("bad_bodies")
+    seen = seen .. thread:get("statuses")
   end
   local e = summary.errors
   io.write(string.format(
     '\n{"requests":%d,"seconds":%.6f,"p50_ms":%.3f,"p99_ms":%.3f,"max_ms":%.3f,'
-      .. '"socket_errors":%d,"http_errors":%d,"bad_bodies":%d}\n',
+      .. '"socket_errors":%d,"http_errors":%d,"bad_bodies":%d,"statuses":"%s"}\n',
     summary.requests, summary.duration / 1e6, latency:percentile(50) / 1000,
     latency:percentile(99) / 1000, latency.max / 1000,
-    e.connect + e.read + e.write + e.timeout, errors, bad))
+    e.connect + e.read + e.write + e.timeout, errors, bad, seen:sub(1, 600)))
 end
