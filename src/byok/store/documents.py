@@ -22,9 +22,9 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import NamedTuple, cast
 
-from sqlalchemy import Select, bindparam, delete, select
+from sqlalchemy import Table, bindparam, delete, insert, select
 from sqlalchemy.exc import IntegrityError as SqlIntegrityError
 from sqlalchemy.orm import Session
 
@@ -294,15 +294,7 @@ def _insert_version(
     """In one write transaction: replace the LIVE row of ``name`` by a new one for ``blob``."""
     generation = allocate_generations(session, tenant, 1, operation="document:put")
     tk_id = bind.tk_id
-    if (
-        tk_id is not None
-        and session.scalars(
-            select(TenantKeyRow.id).where(
-                TenantKeyRow.tenant_id == tenant, TenantKeyRow.tk_id == tk_id
-            )
-        ).first()
-        is None
-    ):
+    if tk_id is not None and session.execute(_TK, {"tenant": tenant, "tk": tk_id}).first() is None:
         raise NotFound("no such tenant key", tenant=tenant, operation="document:put")
     live = _lock_live(session, tenant, name)
     now = store.clock()
@@ -320,15 +312,17 @@ def _insert_version(
         live.updated_at = now
         session.flush()  # free the (tenant, name) LIVE slot before inserting
         replaced = (live.id, live.blob_key)
-    row = DocumentRow(
-        tenant_id=tenant, name=name, state=DocumentState.LIVE, blob_key=blob.key,
-        size=blob.size, sha256=blob.sha256, tk_id=tk_id, write_id=bind.write_id,
-        generation=generation,
-        created_at=live.created_at if live is not None else now, updated_at=now,
-    )  # fmt: skip
-    session.add(row)
-    session.flush()
-    return DocumentHead.of(row), replaced
+    created = live.created_at if live is not None else now
+    values = {
+        "tenant_id": tenant, "name": name, "state": DocumentState.LIVE, "blob_key": blob.key,
+        "size": blob.size, "sha256": blob.sha256, "tk_id": tk_id, "write_id": bind.write_id,
+        "generation": generation, "created_at": created, "updated_at": now,
+    }  # fmt: skip
+    session.execute(_INSERT, values)  # Core, not a flushed ORM object: every write runs it
+    head = DocumentHead(
+        tenant, name, generation, blob.size, blob.sha256, tk_id, created, now, bind.write_id
+    )
+    return head, replaced
 
 
 def allocate_generations(session: Session, tenant: str, count: int, *, operation: str) -> int:
@@ -354,14 +348,6 @@ def allocate_generations(session: Session, tenant: str, count: int, *, operation
     return first
 
 
-def _live_query(tenant: str, name: str) -> Select[DocumentRow]:
-    return select(DocumentRow).where(
-        DocumentRow.tenant_id == tenant,
-        DocumentRow.name == name,
-        DocumentRow.state == DocumentState.LIVE,
-    )
-
-
 # Built once: every read of a document runs it.
 _LIVE = select(DocumentRow).where(
     DocumentRow.tenant_id == bindparam("tenant"),
@@ -370,8 +356,15 @@ _LIVE = select(DocumentRow).where(
 )
 
 
+_LIVE_FOR_UPDATE = _LIVE.with_for_update()
+_TK = select(TenantKeyRow.id).where(
+    TenantKeyRow.tenant_id == bindparam("tenant"), TenantKeyRow.tk_id == bindparam("tk")
+)
+_INSERT = insert(cast(Table, DocumentRow.__table__))
+
+
 def _lock_live(session: Session, tenant: str, name: str) -> DocumentRow | None:
-    return session.scalars(_live_query(tenant, name).with_for_update()).one_or_none()
+    return session.scalars(_LIVE_FOR_UPDATE, {"tenant": tenant, "name": name}).one_or_none()
 
 
 def _check_generation(row: DocumentRow, expected: int | None, tenant: str) -> None:
