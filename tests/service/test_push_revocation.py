@@ -9,6 +9,7 @@ customer disables the key, the event arrives, the tenant is KEY_UNAVAILABLE and 
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
@@ -107,6 +108,11 @@ def test_a_replayed_event_acts_once(setup: tuple[Vendor, CustomerAccount]) -> No
     before = kms_calls(vendor)
     assert receiver.receive("acme", secret, body).outcome == "duplicate"
     assert kms_calls(vendor) == before  # no probe for a replay
+    assert receiver.prune() == 0  # still inside the replay window: kept
+    later = KeyEventReceiver(vendor, clock=lambda: time.time() + 3 * 300)
+    assert later.prune() == 1  # outside every replay window: forgotten, and a replay is stale
+    with pytest.raises(KeyEventRejected):
+        later.receive("acme", secret, body)
 
 
 def test_a_real_revocation_event_marks_the_tenant_and_purges(
