@@ -19,7 +19,8 @@
     ├── StorageError                   metadata or blob storage failed
     │   ├── NotFound                   no such tenant / document (never says whose)
     │   └── Conflict                   a concurrent or stale write lost
-    └── StateError                     a lifecycle transition that is not allowed
+    ├── StateError                     a lifecycle transition that is not allowed
+    └── ApprovalRequired               a second principal must approve (re-rooting a tenant)
 
 Every error names the tenant and operation when known and says, in words, what the
 person who must act should do (``fix``). No error ever carries key material: messages
@@ -35,6 +36,7 @@ from dataclasses import dataclass
 
 __all__ = [
     "ERROR_TABLE",
+    "ApprovalRequired",
     "ByokError",
     "ConfigurationError",
     "Conflict",
@@ -265,6 +267,12 @@ class StateError(ByokError):
     default_fix = "Bring the tenant into the required state first (see `byok tenant show`)."
 
 
+class ApprovalRequired(ByokError):
+    """The action needs the approval of a second principal (a key in another AWS account)."""
+
+    default_fix = "Ask the vendor's operator to approve the key configuration first."
+
+
 @dataclass(frozen=True)
 class ErrorMapping:
     """How one error class is reported to API callers and CLI users.
@@ -302,6 +310,7 @@ ERROR_TABLE: dict[type[ByokError], ErrorMapping] = {
     Conflict: ErrorMapping(409, 41, "conflict", "conflict"),
     StorageError: ErrorMapping(500, 42, "storage error", "storage"),
     StateError: ErrorMapping(409, 50, "invalid state", "invalid-state"),
+    ApprovalRequired: ErrorMapping(403, 51, "approval required", "approval-required"),
     ByokError: ErrorMapping(500, 1, "error", "error"),
 }
 

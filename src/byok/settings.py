@@ -22,6 +22,8 @@ variable                                  meaning (default)
                                           to this stored size (1048576; larger stream)
 ``BYOK_VENDOR_KEY_DIR``                   per-tenant vendor keys of the composite wrap
                                           (``<home>/vendor-keys``; keep out of backups)
+``BYOK_TENANT_ADMIN_APPROVALS``           1: a second tenant-admin may approve a
+                                          key in another account (0: operators only)
 ========================================  ==========================================
 """
 
@@ -61,6 +63,7 @@ class Settings:
     audit_anchor_interval_s: float = 3600.0
     verify_before_send_bytes: int = 1024 * 1024
     vendor_key_dir: Path | None = None
+    tenant_admin_approvals: bool = False
     extra: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -144,6 +147,7 @@ class Settings:
             vendor_key_dir=(
                 Path(env["BYOK_VENDOR_KEY_DIR"]) if env.get("BYOK_VENDOR_KEY_DIR") else None
             ),
+            tenant_admin_approvals=env.get("BYOK_TENANT_ADMIN_APPROVALS", "0") == "1",
         )
 
 

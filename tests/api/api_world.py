@@ -51,7 +51,7 @@ def onboard(world: ApiWorld, tenant: str) -> None:
     assert admin.status_code == 201, admin.text
     world.tokens[(tenant, "tenant-admin")] = admin.json()["token"]
     customer = new_customer(world.local_aws, world.vendor_role_arn)
-    customer.key_policy(world.vendor_role_arn)
+    customer.key_policy(world.vendor_role_arn, tenant=tenant)
     world.customers[tenant] = customer
     headers = world.as_role(tenant, "tenant-admin")
     body = {"mode": "direct", "key_arn": customer.key_arn}

@@ -65,7 +65,7 @@ def test_failed_verification_is_a_report_and_activation_is_refused(api: ApiWorld
         assert report.json()["passed"] is False
         assert failed[0]["name"] == "key_reachable" and "key policy" in failed[0]["fix"]
     finally:
-        customer.key_policy(api.vendor_role_arn)
+        customer.key_policy(api.vendor_role_arn, tenant="hooli")
     activate = api.client.post("/v1/tenants/hooli/activate", headers=headers)
     assert activate.status_code == 409
     configs = api.client.get("/v1/tenants/hooli/key-configs", headers=headers).json()

@@ -42,7 +42,7 @@ def test_vendor_cli_onboards_stores_exports_and_offboards(
     assert tenant["state"] == "PENDING" and tenant["external_id"].startswith("byok-")
 
     customer = new_customer(local_aws, role["arn"])
-    customer.key_policy(role["arn"])
+    customer.key_policy(role["arn"], tenant="acme")
     _run(env, "tenant", "configure", "acme", "--mode", "direct", "--key-arn", customer.key_arn)
     report = json.loads(_run(env, "tenant", "verify", "acme", "--json"))
     assert report["passed"] and {c["status"] for c in report["checks"]} == {"passed"}

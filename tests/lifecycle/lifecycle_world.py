@@ -52,7 +52,7 @@ def second_key(customer: CustomerAccount) -> CustomerAccount:
 def onboard_direct(vendor: Vendor, customer: CustomerAccount, tenant: str = TENANT) -> None:
     """Create, configure (Option A), verify and activate ``tenant``."""
     vendor.create_tenant(tenant)
-    customer.key_policy(customer.vendor_role_arn)
+    customer.key_policy(customer.vendor_role_arn, tenant=tenant)
     vendor.submit_config(tenant, mode="direct", key_arn=customer.key_arn)
     assert vendor.verify(tenant).passed
     vendor.activate(tenant)
@@ -60,7 +60,7 @@ def onboard_direct(vendor: Vendor, customer: CustomerAccount, tenant: str = TENA
 
 def new_direct_config(vendor: Vendor, customer: CustomerAccount, tenant: str = TENANT) -> int:
     """Submit and verify an Option A configuration for ``customer``'s key; its version."""
-    customer.key_policy(customer.vendor_role_arn)
+    customer.key_policy(customer.vendor_role_arn, tenant=tenant)
     stored = vendor.submit_config(tenant, mode="direct", key_arn=customer.key_arn)
     assert vendor.verify(tenant, stored.version).passed
     return stored.version
@@ -69,8 +69,8 @@ def new_direct_config(vendor: Vendor, customer: CustomerAccount, tenant: str = T
 def new_chained_config(vendor: Vendor, customer: CustomerAccount, tenant: str = TENANT) -> int:
     """Submit and verify an Option B configuration (client role) for ``customer``'s key."""
     external_id = vendor.tenants.get(tenant).external_id
-    role = customer.make_client_role(external_id=external_id)
-    customer.key_policy(role)
+    role = customer.make_client_role(external_id=external_id, tenant=tenant)
+    customer.key_policy(role, tenant=tenant)
     stored = vendor.submit_config(
         tenant, mode="assume-role", key_arn=customer.key_arn,
         client_role_arn=role, external_id=external_id,

@@ -108,8 +108,8 @@ def test_same_key_new_access_mode_is_relabelled_without_kms(sqlite_world: World)
     onboard_direct(vendor, customer)
     written = write_documents(vendor, 4)
     external_id = vendor.tenants.get(TENANT).external_id
-    role = customer.make_client_role(external_id=external_id)
-    customer.key_policy(customer.vendor_role_arn, role)
+    role = customer.make_client_role(external_id=external_id, tenant=TENANT)
+    customer.key_policy(customer.vendor_role_arn, role, tenant=TENANT)
     stored = vendor.submit_config(
         TENANT, mode="assume-role", key_arn=customer.key_arn, client_role_arn=role,
         external_id=external_id,

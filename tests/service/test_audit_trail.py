@@ -18,7 +18,7 @@ from support.world import World
 def test_audit_kms_events_match_cloudtrail_one_to_one(world: World, local_aws: Any) -> None:
     vendor, customer = world.vendor, world.customer
     vendor.create_tenant("acme")
-    customer.key_policy(customer.vendor_role_arn)
+    customer.key_policy(customer.vendor_role_arn, tenant="acme")
     vendor.submit_config("acme", mode="direct", key_arn=customer.key_arn)
     vendor.verify("acme")
     vendor.activate("acme")
@@ -43,7 +43,11 @@ def test_audit_kms_events_match_cloudtrail_one_to_one(world: World, local_aws: A
     for request_id, event in ours.items():
         record = trail[request_id]
         assert record["eventName"] == event.operation.removeprefix("kms:")
-        assert record.get("errorCode") is None and event.outcome == "ok"
+        if event.outcome != "ok":  # verification's other-tenant probe, refused as required
+            assert record.get("errorCode") and event.outcome == "KeyAccessDenied"
+            assert event.detail["encryption_context"]["byok:tenant"] != "acme"
+            continue
+        assert record.get("errorCode") is None
         context = (record.get("requestParameters") or {}).get("encryptionContext")
         if event.tk_id is not None:  # TK operations carry the tenant key's context
             assert context == tenant_key_context("acme", event.tk_id)
@@ -57,7 +61,7 @@ def test_audit_kms_events_match_cloudtrail_one_to_one(world: World, local_aws: A
 def test_editing_an_audit_row_is_detected_and_export_lines_verify(world: World) -> None:
     vendor, customer = world.vendor, world.customer
     vendor.create_tenant("acme")
-    customer.key_policy(customer.vendor_role_arn)
+    customer.key_policy(customer.vendor_role_arn, tenant="acme")
     vendor.submit_config("acme", mode="direct", key_arn=customer.key_arn)
     vendor.verify("acme")
     vendor.activate("acme")

@@ -24,13 +24,16 @@ def test_option_a_onboarding_then_documents_round_trip(world: World) -> None:
     tenant = vendor.create_tenant("acme", name="Acme Corp")
     assert tenant.state == TenantState.PENDING
     assert tenant.external_id.startswith("byok-")
-    customer.key_policy(customer.vendor_role_arn)
+    customer.key_policy(customer.vendor_role_arn, tenant="acme")
     vendor.submit_config("acme", mode="direct", key_arn=customer.key_arn)
     report = vendor.verify("acme")
     assert report.passed, report.to_dict()
     assert set(_statuses(report)) == {
         "region_allowed",
+        "not_vendor_account",
+        "not_bound_elsewhere",
         "key_reachable",
+        "key_refuses_other_tenants",
         "key_owner",
         "key_enabled",
         "key_symmetric",
@@ -53,8 +56,8 @@ def test_option_a_onboarding_then_documents_round_trip(world: World) -> None:
 def test_option_b_onboarding_checks_the_external_id_is_required(world: World) -> None:
     vendor, customer = world.vendor, world.customer
     tenant = vendor.create_tenant("globex")
-    role_arn = customer.make_client_role(external_id=tenant.external_id)
-    customer.key_policy(role_arn)
+    role_arn = customer.make_client_role(external_id=tenant.external_id, tenant="globex")
+    customer.key_policy(role_arn, tenant="globex")
     vendor.submit_config(
         "globex", mode="assume-role", key_arn=customer.key_arn,
         client_role_arn=role_arn, external_id=tenant.external_id,
@@ -74,8 +77,8 @@ def test_trust_policy_without_external_id_condition_is_refused_as_confused_deput
 ) -> None:
     vendor, customer = world.vendor, world.customer
     tenant = vendor.create_tenant("initech")
-    role_arn = customer.make_client_role(external_id=None)
-    customer.key_policy(role_arn)
+    role_arn = customer.make_client_role(external_id=None, tenant="initech")
+    customer.key_policy(role_arn, tenant="initech")
     vendor.submit_config(
         "initech", mode="assume-role", key_arn=customer.key_arn,
         client_role_arn=role_arn, external_id=tenant.external_id,
@@ -110,7 +113,7 @@ def test_missing_key_policy_statement_fails_verification_with_the_fix(world: Wor
 def test_disabled_key_fails_the_key_enabled_check(world: World) -> None:
     vendor, customer = world.vendor, world.customer
     vendor.create_tenant("hooli")
-    customer.key_policy(customer.vendor_role_arn)
+    customer.key_policy(customer.vendor_role_arn, tenant="hooli")
     customer.kms().disable_key(KeyId=customer.key_arn)
     vendor.submit_config("hooli", mode="direct", key_arn=customer.key_arn)
     report = vendor.verify("hooli")

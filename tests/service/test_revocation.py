@@ -34,14 +34,14 @@ SLACK_S = 1.0  # scheduling and HTTP round trips on a loaded 2-core machine
 def _onboard(vendor: Vendor, customer: CustomerAccount, *, chained: bool) -> None:
     tenant = vendor.create_tenant("acme")
     if chained:
-        role = customer.make_client_role(external_id=tenant.external_id)
-        customer.key_policy(role)
+        role = customer.make_client_role(external_id=tenant.external_id, tenant="acme")
+        customer.key_policy(role, tenant="acme")
         vendor.submit_config(
             "acme", mode="assume-role", key_arn=customer.key_arn,
             client_role_arn=role, external_id=tenant.external_id,
         )  # fmt: skip
     else:
-        customer.key_policy(customer.vendor_role_arn)
+        customer.key_policy(customer.vendor_role_arn, tenant="acme")
         vendor.submit_config("acme", mode="direct", key_arn=customer.key_arn)
     assert vendor.verify("acme").passed
     vendor.activate("acme")

@@ -16,7 +16,7 @@ from support.world import World
 @pytest.fixture
 def active(world: World, local_aws: Any) -> Iterator[World]:
     world.vendor.create_tenant("acme")
-    world.customer.key_policy(world.customer.vendor_role_arn)
+    world.customer.key_policy(world.customer.vendor_role_arn, tenant="acme")
     world.vendor.submit_config("acme", mode="direct", key_arn=world.customer.key_arn)
     assert world.vendor.verify("acme").passed
     world.vendor.activate("acme")

@@ -28,6 +28,7 @@ DATA_TABLES = (
     "documents",
     "tenant_keys",
     "console_sessions",
+    "key_bindings",
     "key_configs",
     "api_tokens",
     "tenants",

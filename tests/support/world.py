@@ -25,6 +25,19 @@ def _doc(*statements: dict[str, Any]) -> str:
     return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
 
 
+def _vendor_statements(principals: list[str] | None, tenant: str | None) -> list[dict[str, Any]]:
+    principal = {} if principals is None else {"Principal": {"AWS": principals}}
+    if tenant is None:
+        return [{"Effect": "Allow", **principal, "Action": list(VENDOR_KMS_ACTIONS),
+                 "Resource": "*"}]  # fmt: skip
+    bound = {"StringEquals": {"kms:EncryptionContext:byok:tenant": tenant}}
+    return [
+        {"Effect": "Allow", **principal, "Action": list(VENDOR_KMS_ACTIONS[:4]),
+         "Resource": "*", "Condition": bound},
+        {"Effect": "Allow", **principal, "Action": ["kms:DescribeKey"], "Resource": "*"},
+    ]  # fmt: skip
+
+
 @dataclass
 class CustomerAccount:
     """A customer account with a CMK and (for Option B) a client role, set up per the guide."""
@@ -41,23 +54,24 @@ class CustomerAccount:
     def iam(self) -> Any:
         return self.local_aws.client("iam", self.account)
 
-    def key_policy(self, *principals: str) -> None:
+    def key_policy(self, *principals: str, tenant: str | None = None) -> None:
+        """The root statement, plus the vendor statement for ``principals``: bound to
+        ``tenant``'s encryption context (the default byok prints), or the guide's
+        unconditioned statement when ``tenant`` is None (a key any tenant could use)."""
         statements = [
             {"Sid": "Enable IAM policies", "Effect": "Allow",
              "Principal": {"AWS": f"arn:aws:iam::{self.account}:root"},
              "Action": "kms:*", "Resource": "*"},
         ]  # fmt: skip
         if principals:
-            statements.append(
-                {"Sid": "Allow access for the vendor", "Effect": "Allow",
-                 "Principal": {"AWS": list(principals)},
-                 "Action": list(VENDOR_KMS_ACTIONS), "Resource": "*"}
-            )  # fmt: skip
+            statements += _vendor_statements(list(principals), tenant)
         self.kms().put_key_policy(
             KeyId=self.key_arn, PolicyName="default", Policy=_doc(*statements)
         )
 
-    def make_client_role(self, external_id: str | None) -> str:
+    def make_client_role(self, external_id: str | None, tenant: str | None = None) -> str:
+        """The client role trusting the vendor role (with ``external_id`` when given); its
+        permissions bound to ``tenant``'s encryption context when given."""
         trust: dict[str, Any] = {
             "Effect": "Allow", "Principal": {"AWS": self.vendor_role_arn},
             "Action": "sts:AssumeRole",
@@ -65,11 +79,13 @@ class CustomerAccount:
         if external_id is not None:
             trust["Condition"] = {"StringEquals": {"sts:ExternalId": external_id}}
         role = self.iam().create_role(RoleName=CLIENT_ROLE, AssumeRolePolicyDocument=_doc(trust))
+        permissions = [
+            {k: v for k, v in s.items() if k != "Principal"} | {"Resource": self.key_arn}
+            for s in _vendor_statements(None, tenant)
+        ]
         self.iam().put_role_policy(
-            RoleName=CLIENT_ROLE, PolicyName="byok-kms",
-            PolicyDocument=_doc({"Effect": "Allow", "Action": list(VENDOR_KMS_ACTIONS),
-                                 "Resource": self.key_arn}),
-        )  # fmt: skip
+            RoleName=CLIENT_ROLE, PolicyName="byok-kms", PolicyDocument=_doc(*permissions)
+        )
         self.role_arn = str(role["Role"]["Arn"])
         return self.role_arn
 

@@ -135,6 +135,15 @@ class KmsKeyWrapper:
         """The AWS principal that signs its calls (vendor role or customer client role)."""
         return self._principal
 
+    def for_probing(self) -> KmsKeyWrapper:
+        """The same key, principal and client without the "no access" hook: for checks that
+        expect a refusal (verification's other-tenant probe), which must purge nothing.
+
+        Returns:
+            A new :class:`KmsKeyWrapper`.
+        """
+        return KmsKeyWrapper(self._config, self._client, principal=self._principal)
+
     def generate_data_key(self, context: Mapping[str, str]) -> DataKey:
         """Make a 256-bit data key wrapped by the CMK under ``context`` (kms:GenerateDataKey).
 

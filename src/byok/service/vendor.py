@@ -38,12 +38,15 @@ from byok.errors import (
     KeyPendingDeletion,
     StateError,
 )
+from byok.service import onboarding
 from byok.service.audit import AuditTrail
 from byok.service.cluster import ClusterSync
 from byok.service.documents import OpenDocument, expected_context, new_write_id, source_of
 from byok.service.key_routing import KeyRouting
 from byok.service.keystore import EnvelopeKeyStore
-from byok.service.verification import VerificationReport, verify_configuration
+from byok.service.notify import TenantNotifier
+from byok.service.onboarding import Principal
+from byok.service.verification import VerificationReport
 from byok.settings import Settings
 from byok.store.audit import AuditLog
 from byok.store.blobs import BlobStore
@@ -105,6 +108,7 @@ class Vendor:
             store, VendorKeyDirectory(settings.resolved_vendor_key_dir)
         )
         self.audit = AuditTrail(AuditLog(store), actor=actor)
+        self.notifier = TenantNotifier(store)
         self.cache = TenantKeyCache(ttl_s=settings.revocation_bound_s)
         self.envelope = Envelope(
             EnvelopeKeyStore(self.tenant_keys, self._active_version),
@@ -153,6 +157,7 @@ class Vendor:
         key_arn: str,
         client_role_arn: str | None = None,
         external_id: str | None = None,
+        principal: Principal | None = None,
     ) -> StoredKeyConfig:
         """Store a new PENDING key configuration version (validated; not yet used).
 
@@ -163,18 +168,14 @@ class Vendor:
             tenant=tenant, mode=mode, key_arn=key_arn, client_role_arn=client_role_arn,
             external_id=external_id, allowed_regions=self.settings.allowed_regions,
         )  # fmt: skip
-        stored = self.tenants.submit_config(config)
-        self.audit.record(
-            "tenant:submit-config", tenant=tenant,
-            detail={"version": stored.version, "mode": mode, "key_arn": config.key_arn},
-        )  # fmt: skip
-        return stored
+        return onboarding.submit_config(self, tenant, config, principal or self.operator)
 
     def verify(self, tenant: str, version: int | None = None) -> VerificationReport:
         """Run every verification check on a configuration version (default: the newest).
 
-        The report is stored with the version (VERIFIED or FAILED); a PENDING tenant whose
-        configuration passed becomes VERIFIED.
+        The report is stored with the version (VERIFIED or FAILED; a passed version claims
+        its key and client role for the tenant); a PENDING tenant whose configuration passed
+        becomes VERIFIED (:func:`byok.service.onboarding.verify_config`).
 
         Returns:
             The :class:`VerificationReport`.
@@ -182,40 +183,36 @@ class Vendor:
         Raises:
             NotFound: no such tenant or version.
         """
-        stored = self._config(tenant, version)
-        issued = self.tenants.get(tenant).external_id
-        report = verify_configuration(
-            stored.config, version=stored.version, access=self.access, factory=self.factory,
-            allowed_regions=self.settings.allowed_regions, issued_external_id=issued,
-            on_kms_call=lambda operation, rid: self._audit_kms(tenant, operation, rid),
-        )  # fmt: skip
-        self.tenants.record_verification(
-            tenant, stored.version, report.to_dict(), passed=report.passed
-        )
-        if report.passed and self.tenants.get(tenant).state == TenantState.PENDING:
-            self.tenants.transition(tenant, TenantState.VERIFIED)
-        failed = ",".join(c.name for c in report.failures)
-        self.audit.record(
-            "tenant:verify", tenant=tenant, outcome="ok" if report.passed else "failed",
-            detail={"version": stored.version, "failed": failed},
-        )  # fmt: skip
-        return report
+        return onboarding.verify_config(self, tenant, version)
 
-    def activate(self, tenant: str, version: int | None = None) -> Tenant:
+    def approve(
+        self, tenant: str, version: int, principal: Principal | None = None
+    ) -> StoredKeyConfig:
+        """Approve a configuration version as a second principal (re-rooting needs one).
+
+        Raises:
+            ApprovalRequired: ``principal`` may not approve, or submitted it itself.
+            StateError, NotFound: see :func:`byok.service.onboarding.approve_config`.
+        """
+        return onboarding.approve_config(self, tenant, version, principal or self.operator)
+
+    def activate(
+        self, tenant: str, version: int | None = None, principal: Principal | None = None
+    ) -> Tenant:
         """Make a VERIFIED configuration version the one in use; the tenant becomes ACTIVE.
 
         Raises:
+            ApprovalRequired: the version moves the tenant to another AWS account and no
+                second principal approved it.
             StateError: the version is not verified (only a verified configuration is used).
             NotFound: no such tenant or version.
         """
-        stored = self._config(tenant, version)
-        self.tenants.activate_config(tenant, stored.version)
-        current = self.tenants.get(tenant)
-        if current.state == TenantState.VERIFIED:
-            current = self.tenants.transition(tenant, TenantState.ACTIVE)
-        self.forget_tenant(tenant)
-        self.audit.record("tenant:activate", tenant=tenant, detail={"version": stored.version})
-        return current
+        return onboarding.activate_config(self, tenant, version, principal or self.operator)
+
+    @property
+    def operator(self) -> Principal:
+        """This process acting as the vendor's operator (CLI, jobs): ``Principal(actor)``."""
+        return Principal(self.audit.actor, onboarding.OPERATOR)
 
     # -- documents -------------------------------------------------------------------------
 
@@ -317,7 +314,7 @@ class Vendor:
             wrapper = self.active_wrapper(tenant)
             with self._guard(tenant, "monitor:check-key", None):
                 description = wrapper.describe_key()
-                self._audit_kms(tenant, "kms:DescribeKey", description.request_id, "key monitor")
+                self.audit_kms(tenant, "kms:DescribeKey", description.request_id, "key monitor")
                 description.ensure_usable(tenant)
                 if description.key_state != "Enabled":
                     raise _state_error(description.key_state, tenant)
@@ -333,7 +330,7 @@ class Vendor:
         if current is not None:
             context = tenant_key_context(tenant, current.tk_id)
             unwrapped = self.routing.reader(tenant, wrapper).unwrap(current.wrapped, context)
-            self._audit_kms(tenant, "kms:Decrypt", unwrapped.request_id, "key monitor")
+            self.audit_kms(tenant, "kms:Decrypt", unwrapped.request_id, "key monitor")
 
     @contextmanager
     def _guard(self, tenant: str, operation: str, document: str | None) -> Iterator[None]:
@@ -348,9 +345,10 @@ class Vendor:
             raise
         self._mark_available(tenant)
 
-    def _audit_kms(
+    def audit_kms(
         self, tenant: str, operation: str, request_id: str | None, purpose: str = "verification"
     ) -> None:
+        """Audit one successful KMS call (it lines up with the customer's CloudTrail)."""
         self.audit.record(
             operation, tenant=tenant, kms_request_id=request_id, detail={"purpose": purpose}
         )
@@ -430,17 +428,6 @@ class Vendor:
         if stored is None:
             raise StateError("the tenant has no active key configuration", tenant=tenant)
         return stored.version
-
-    def _config(self, tenant: str, version: int | None) -> StoredKeyConfig:
-        if version is not None:
-            return self.tenants.config(tenant, version)
-        configs = self.tenants.configs(tenant)
-        if not configs:
-            raise StateError(
-                "the tenant has no key configuration", tenant=tenant,
-                fix="Submit one with `byok tenant configure`.",
-            )  # fmt: skip
-        return configs[-1]
 
 
 def _appender(event: AuditEvent) -> Callable[[WriteBatch, DocumentHead], object]:

@@ -7,18 +7,23 @@ depend on it (they are reported as skipped, with the reason):
 check                      passes when
 =========================  =====================================================================
 region_allowed             the key's region is one the vendor serves
+not_vendor_account         key and client role are not in the vendor's own account
+not_bound_elsewhere        no other tenant holds the key or client role (``byok.store.bindings``)
 external_id_issued         (B) the External ID is the one byok issued to this tenant
 role_assumable             (B) the client role can be assumed with the External ID
 external_id_required       (B) the client role can NOT be assumed without it (confused deputy)
+external_id_exact          (B) nor with a wrong External ID in byok's own format
 key_reachable              kms:DescribeKey on the key ARN succeeds
 key_owner                  the key belongs to the account in its ARN (the customer's claim)
 key_enabled                the key state is Enabled
 key_symmetric              key spec SYMMETRIC_DEFAULT
 key_usage                  key usage ENCRYPT_DECRYPT
 round_trip                 GenerateDataKey, Decrypt and ReEncrypt with the tenant's context
+key_refuses_other_tenants  the key refuses the vendor under a random other tenant's context
 =========================  =====================================================================
 
-Only a configuration whose every check passed may become active.
+The binding checks are in :mod:`byok.service.binding_checks`. Only a configuration whose
+every check passed may become active.
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ from byok.aws.kms import KeyDescription, KmsKeyWrapper
 from byok.core.context import tenant_key_context
 from byok.core.tenant_config import TenantKeyConfig
 from byok.errors import ByokError
+from byok.service import binding_checks
 
 __all__ = ["Check", "KmsCallHook", "VerificationReport", "verify_configuration"]
 
@@ -133,22 +139,37 @@ def verify_configuration(
     factory: ClientFactory,
     allowed_regions: tuple[str, ...],
     issued_external_id: str,
+    vendor_account: str,
+    held_elsewhere: Callable[[TenantKeyConfig], list[str]],
     on_kms_call: KmsCallHook | None = None,
+    on_probe_refused: binding_checks.RefusalHook | None = None,
 ) -> VerificationReport:
     """Run every check against AWS and return the report (never raises for a failed check).
 
-    ``on_kms_call(operation, request_id)`` is called for every successful KMS call, so the
-    caller can audit them (each lines up with an event in the customer's CloudTrail).
+    ``held_elsewhere(config)`` names the kinds of resource another tenant holds
+    (:func:`byok.store.bindings.held_elsewhere`). ``on_kms_call(operation, request_id)`` is
+    called for every successful KMS call, so the caller can audit them (each lines up with
+    an event in the customer's CloudTrail); ``on_probe_refused(request_id, context)`` for
+    the other-tenant probe's expected refusal (a refusal in the customer's CloudTrail).
 
     Returns:
         A :class:`VerificationReport`; ``passed`` only when every check passed.
     """
     checks = _Checks()
     checks.run("region_allowed", lambda: _region_allowed(config, allowed_regions))
+    checks.run(
+        "not_vendor_account", lambda: binding_checks.not_vendor_account(config, vendor_account)
+    )
+    checks.run(
+        "not_bound_elsewhere", lambda: binding_checks.not_bound_elsewhere(held_elsewhere(config))
+    )
     if config.mode == "assume-role":
         checks.run("external_id_issued", lambda: _external_id_issued(config, issued_external_id))
         checks.run("role_assumable", lambda: _role_assumable(config, access))
         checks.run("external_id_required", lambda: _external_id_required(config, access, factory))
+        checks.run(
+            "external_id_exact", lambda: binding_checks.external_id_exact(config, access, factory)
+        )
     wrapper = access.wrapper_for(config)
     described: list[KeyDescription] = []
     note = on_kms_call or (lambda _operation, _request_id: None)
@@ -158,6 +179,10 @@ def verify_configuration(
     checks.run("key_symmetric", lambda: _key_spec(described[0]))
     checks.run("key_usage", lambda: _key_usage(described[0]))
     checks.run("round_trip", lambda: _round_trip(config, wrapper, note))
+    checks.run(
+        "key_refuses_other_tenants",
+        lambda: binding_checks.key_refuses_other_tenants(config, wrapper, on_probe_refused),
+    )
     return VerificationReport(
         config.tenant, version, config.mode, config.key_arn, tuple(checks.items)
     )
@@ -257,5 +282,8 @@ def _round_trip(
     ids = ", ".join(str(r) for r in (made.request_id, back.request_id, moved.request_id))
     pairs = ", ".join(f"{k}={v}" for k, v in sorted(context.items()))
     evidence = f"GenerateDataKey, Decrypt, ReEncrypt with context {pairs} (requests {ids})"
-    fix = "Allow kms:GenerateDataKey*, kms:Decrypt and kms:ReEncrypt* to the vendor principal."
+    # Name the principal that actually called: a key policy naming another vendor role (the
+    # guide's customer-facing-role placeholder) is the usual cause of a refusal here.
+    who = wrapper.principal or "the vendor principal"
+    fix = f"Allow kms:GenerateDataKey*, kms:Decrypt and kms:ReEncrypt* to {who}."
     return same, evidence, fix

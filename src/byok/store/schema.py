@@ -60,6 +60,7 @@ __all__ = [
     "Base",
     "DocumentRow",
     "DocumentState",
+    "KeyBindingRow",
     "KeyConfigRow",
     "KeyConfigState",
     "LeaseRow",
@@ -199,6 +200,27 @@ class KeyConfigRow(Base):
     verification: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    # Who submitted this version and who approved it (a second principal; docs/SECURITY.md).
+    submitted_by: Mapped[str | None] = mapped_column(String(256))
+    approved_by: Mapped[str | None] = mapped_column(String(256))
+    approved_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+class KeyBindingRow(Base):
+    """One customer resource (a KMS key or a client role) and the one tenant it serves.
+
+    ``resource`` is canonical (``byok.store.bindings.binding_resources``): the key's account
+    and key id (a multi-Region key's replicas are one key), the role's account and lower-case
+    name (IAM role names are unique case-insensitively, whatever the path).
+    """
+
+    __tablename__ = "key_bindings"
+    __table_args__ = (CheckConstraint("kind IN ('key', 'client-role')", name="kind"),)
+
+    resource: Mapped[str] = mapped_column(String(256), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 class TenantKeyRow(Base):

@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session
 
 from byok.core.tenant_config import TenantKeyConfig, validate_external_id, validate_tenant_id
 from byok.errors import Conflict, InvalidInput, NotFound, StateError
+from byok.store.bindings import claim_bindings
 from byok.store.database import Store
 from byok.store.schema import KeyConfigRow, KeyConfigState, TenantRow, TenantState
 from byok.store.signals import SignalKind
@@ -115,13 +116,16 @@ class Tenant:
 
 @dataclass(frozen=True)
 class StoredKeyConfig:
-    """One stored key configuration version with its state and verification report."""
+    """One stored key configuration version with its state and verification report, who
+    submitted it and who approved it (None: nobody yet)."""
 
     config: TenantKeyConfig
     state: KeyConfigState
     verification: Mapping[str, Any] | None
     created_at: datetime
     updated_at: datetime
+    submitted_by: str | None = None
+    approved_by: str | None = None
 
     @property
     def version(self) -> int:
@@ -136,7 +140,10 @@ class StoredKeyConfig:
             client_role_arn=row.client_role_arn, external_id=row.external_id, version=row.version,
         )  # fmt: skip
         state = KeyConfigState(row.state)
-        return cls(config, state, row.verification, row.created_at, row.updated_at)
+        return cls(
+            config, state, row.verification, row.created_at, row.updated_at,
+            row.submitted_by, row.approved_by,
+        )  # fmt: skip
 
 
 class TenantRepository:
@@ -240,7 +247,9 @@ class TenantRepository:
             )
             return Tenant.of(row)
 
-    def submit_config(self, config: TenantKeyConfig) -> StoredKeyConfig:
+    def submit_config(
+        self, config: TenantKeyConfig, *, submitted_by: str | None = None
+    ) -> StoredKeyConfig:
         """Store ``config`` as the tenant's next version (its ``version`` field is replaced).
 
         Returns:
@@ -269,6 +278,7 @@ class TenantRepository:
                 key_arn=config.key_arn, region=config.region,
                 client_role_arn=config.client_role_arn, external_id=config.external_id,
                 state=KeyConfigState.PENDING, verification=None, created_at=now, updated_at=now,
+                submitted_by=submitted_by,
             )  # fmt: skip
             session.add(row)
             session.flush()
@@ -307,16 +317,43 @@ class TenantRepository:
     ) -> StoredKeyConfig:
         """Store a verification ``report`` (JSON-safe) and mark the version VERIFIED or FAILED.
 
+        A passed version claims its key and client role for the tenant in the same
+        transaction (``byok.store.bindings``): one tenant per resource, enforced by the
+        database.
+
         Raises:
             NotFound: no such tenant or version.
             StateError: the version is ACTIVE or RETIRED.
+            Conflict: passed, but a resource is bound to another tenant (nothing changed).
         """
         target = KeyConfigState.VERIFIED if passed else KeyConfigState.FAILED
         with self.store.write() as session:
             row = _config_row(session, tenant, version, lock=True)
             check_config_transition(KeyConfigState(row.state), target, tenant)
+            now = self.store.clock()
+            if passed:
+                claim_bindings(session, StoredKeyConfig.of(row).config, now)
             row.state, row.verification = target, dict(report)
-            row.updated_at = self.store.clock()
+            row.updated_at = now
+            return StoredKeyConfig.of(row)
+
+    def approve_config(self, tenant: str, version: int, *, approved_by: str) -> StoredKeyConfig:
+        """Record ``approved_by`` as the second principal approving a version.
+
+        Raises:
+            NotFound: no such tenant or version.
+            StateError: the version is FAILED, ACTIVE or RETIRED (approve what will be used).
+        """
+        with self.store.write() as session:
+            row = _config_row(session, tenant, version, lock=True)
+            if row.state not in (KeyConfigState.PENDING, KeyConfigState.VERIFIED):
+                raise StateError(
+                    f"key configuration version {version} is {row.state}", tenant=tenant,
+                    operation="key_config:approve",
+                    fix="Approve a PENDING or VERIFIED version (`byok tenant show`).",
+                )  # fmt: skip
+            now = self.store.clock()
+            row.approved_by, row.approved_at, row.updated_at = approved_by, now, now
             return StoredKeyConfig.of(row)
 
     def activate_config(self, tenant: str, version: int) -> StoredKeyConfig:
