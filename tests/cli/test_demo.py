@@ -28,5 +28,7 @@ def test_demo_runs_end_to_end_and_checks_what_it_claims() -> None:
         "documents read under the new key only",
         "no vendor involved",
         "events chained",
+        "caught by the check not_bound_elsewhere",
+        "no answer names the other tenant",
     ):
         assert claim in text, claim

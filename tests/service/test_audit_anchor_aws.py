@@ -34,7 +34,7 @@ pytestmark = pytest.mark.localaws
 def _onboarded(world: World) -> AuditAnchorer:
     vendor, customer = world.vendor, world.customer
     vendor.create_tenant("acme")
-    customer.key_policy(customer.vendor_role_arn)
+    customer.key_policy(customer.vendor_role_arn, tenant="acme")
     vendor.submit_config("acme", mode="direct", key_arn=customer.key_arn)
     vendor.verify("acme")
     vendor.activate("acme")

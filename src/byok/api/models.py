@@ -32,6 +32,8 @@ __all__ = [
     "TokenOut",
     "VerificationOut",
     "VerifyRequest",
+    "WebhookIn",
+    "WebhookOut",
 ]
 
 TENANT_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
@@ -148,6 +150,10 @@ class KeyConfigOut(BaseModel):
     key_arn: str
     client_role_arn: str | None
     verification: dict[str, Any] | None = Field(description="The last verification report")
+    submitted_by: str | None = Field(default=None, description="Who submitted it (token:<id>)")
+    approved_by: str | None = Field(
+        default=None, description="The second principal who approved it (re-rooting), if any"
+    )
 
     @classmethod
     def of(cls, tenant: str, stored: StoredKeyConfig) -> KeyConfigOut:
@@ -157,7 +163,24 @@ class KeyConfigOut(BaseModel):
             tenant=tenant, version=stored.version, state=stored.state.value,
             mode=config.mode, key_arn=config.key_arn, client_role_arn=config.client_role_arn,
             verification=None if stored.verification is None else dict(stored.verification),
+            submitted_by=stored.submitted_by, approved_by=stored.approved_by,
         )  # fmt: skip
+
+
+class WebhookIn(_Strict):
+    """The tenant's notification endpoint (key-configuration events, key loss)."""
+
+    url: str = Field(max_length=2048, description="An https:// URL of the tenant's endpoint")
+
+
+class WebhookOut(BaseModel):
+    """The webhook as set; ``secret`` signs every delivery (shown only in this answer)."""
+
+    tenant: str
+    url: str
+    secret: str | None = Field(
+        default=None, description="HMAC-SHA256 key of X-Byok-Signature; shown once"
+    )
 
 
 class VerifyRequest(_Strict):

@@ -192,6 +192,32 @@ def activate(
     console.print(f"Tenant {tenant} is {activated.state}.")
 
 
+@tenant_app.command("approve")
+@reports_errors
+def approve(
+    tenant: str = TENANT,
+    version: int = typer.Option(..., help="The configuration version to approve."),
+    approver: str = typer.Option(
+        ..., help="Your name: the second person approving (recorded as operator:<name>)."
+    ),
+    json_output: bool = JSON_OPTION,
+) -> None:
+    """Approve a configuration whose key is in another AWS account (re-rooting).
+
+    Activating such a version needs a second principal besides its submitter, so one
+    stolen tenant token cannot move a tenant to a key its customer does not control.
+
+    Example: byok tenant approve acme --version 3 --approver alice
+    """
+    from byok.service.onboarding import OPERATOR, Principal
+
+    stored = _vendor().approve(tenant, version, Principal(f"operator:{approver}", OPERATOR))
+    if json_output:
+        emit_json({"tenant": tenant, "version": stored.version, "approved_by": stored.approved_by})
+        return
+    console.print(text(f"Version {stored.version} of {tenant} approved by ", stored.approved_by))
+
+
 @tenant_app.command("show")
 @reports_errors
 def show(tenant: str = TENANT, json_output: bool = JSON_OPTION) -> None:

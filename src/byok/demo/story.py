@@ -21,6 +21,7 @@ from byok.api.app import create_app
 from byok.api.server import BackgroundServer
 from byok.aws.clients import AwsSettings, ClientFactory, StaticCredentials
 from byok.core.policy.templates import CustomerSetup, VendorIdentity
+from byok.demo.attack import refused_attack
 from byok.demo.cluster import push_revocation
 from byok.demo.console import serve_console
 from byok.demo.customer import Customer
@@ -75,7 +76,8 @@ def run_demo(narrator: Narrator | None = None, *, serve_port: int | None = None)
                 stage.api_url = api.url
                 say.say(f"vendor REST API serving at {api.url} (`byok serve`)")
                 acme = _option_b(say, stage)
-                _option_a(say, stage)
+                globex_key = _option_a(say, stage)
+                refused_attack(say, stage.vendor, stage.api_url, globex_key)
                 push_revocation(say, stage, "globex", GLOBEX_ACCOUNT)
                 _migrate(say, stage, acme)
                 _export(say, stage)
@@ -138,7 +140,7 @@ def _option_b(say: Narrator, stage: Stage) -> tuple[Customer, CustomerSetup, str
     return acme, setup, handover["key_arn"]
 
 
-def _option_a(say: Narrator, stage: Stage) -> None:
+def _option_a(say: Narrator, stage: Stage) -> str:
     vendor = stage.vendor
     with say.step("create tenant globex (Option A: key policy names the vendor role)", "vendor"):
         vendor.create_tenant("globex", name="Globex")
@@ -153,6 +155,7 @@ def _option_a(say: Narrator, stage: Stage) -> None:
         revoke=lambda: globex.kms().disable_key(KeyId=key_arn),
         restore=lambda: globex.kms().enable_key(KeyId=key_arn),
     )  # fmt: skip
+    return str(key_arn)
 
 
 def _onboard(say: Narrator, vendor: Vendor, tenant: str, handover: dict[str, str]) -> None:

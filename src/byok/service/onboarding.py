@@ -24,8 +24,8 @@ from byok.core.tenant_config import TenantKeyConfig
 from byok.errors import ApprovalRequired, Conflict, StateError
 from byok.service.verification import FAIL, Check, VerificationReport, verify_configuration
 from byok.store.bindings import held_elsewhere
-from byok.store.schema import TenantState
-from byok.store.tenants import StoredKeyConfig, Tenant
+from byok.store.schema import KeyConfigState, TenantState
+from byok.store.tenants import StoredKeyConfig, Tenant, check_config_transition
 
 if TYPE_CHECKING:
     from byok.service.vendor import Vendor
@@ -51,6 +51,11 @@ class Principal:
 
     id: str
     role: str
+
+    @classmethod
+    def of_token(cls, token_id: str, role: str) -> Principal:
+        """The principal of an API (or console) token: ``token:<id>`` with its role."""
+        return cls(f"token:{token_id}", role)
 
     def may_approve(self, tenant_admins_may: bool) -> bool:
         """True for operators, and for tenant-admins when the vendor enabled that."""
@@ -156,6 +161,8 @@ def activate_config(
         NotFound: no such tenant or version.
     """
     stored = config_version(vendor, tenant, version)
+    # Unverified first: approving a configuration that failed its checks changes nothing.
+    check_config_transition(stored.state, KeyConfigState.ACTIVE, tenant)
     if needs_approval(vendor.tenants.active_config(tenant), stored):
         stored = _approved(vendor, tenant, stored, principal)
     vendor.tenants.activate_config(tenant, stored.version)

@@ -20,6 +20,7 @@ from byok.api.console.render import page
 from byok.api.console.security import Viewer
 from byok.api.models import TENANT_PATTERN
 from byok.errors import ByokError, mapping_for
+from byok.service.onboarding import Principal
 
 __all__ = ["router"]
 
@@ -67,7 +68,8 @@ async def activate(request: Request, tenant: TenantId) -> Response:
     """Put the newest (verified) configuration in use; then the dashboard."""
     viewer, _ = await posted(request, Action.CONFIG_WRITE, tenant)
     try:
-        await call(viewer, vendor_of(request).activate, tenant)
+        principal = Principal.of_token(viewer.grant.token_id, viewer.grant.role.value)
+        await call(viewer, vendor_of(request).activate, tenant, principal=principal)
     except ByokError as exc:
         return await _render(request, viewer, tenant, error=exc)
     return RedirectResponse(f"/console/t/{tenant}", status_code=303)

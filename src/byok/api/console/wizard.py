@@ -29,6 +29,7 @@ from byok.api.models import TENANT_PATTERN
 from byok.api.policies import customer_documents, tenant_documents
 from byok.core.arn import parse_key_arn
 from byok.errors import InvalidInput
+from byok.service.onboarding import Principal
 from byok.service.vendor import Vendor
 from byok.store.tenants import Tenant
 
@@ -64,7 +65,7 @@ def _kit(vendor: Vendor, tenant: Tenant, mode: str, account: str) -> dict[str, s
         return tenant_documents(vendor.settings, tenant)[mode]
     return customer_documents(
         vendor.settings, tenant, mode=mode, customer_account=account, key_arn=None,
-        client_role_name=CLIENT_ROLE, hardening=False,
+        client_role_name=CLIENT_ROLE, hardening=True,
     )  # fmt: skip
 
 
@@ -148,7 +149,7 @@ async def download(
 
 
 def _handover(
-    vendor: Vendor, tenant: Tenant, form: FormData
+    vendor: Vendor, tenant: Tenant, form: FormData, principal: Principal
 ) -> tuple[dict[str, str], dict[str, str]]:
     """Validate and submit the hand-over form.
 
@@ -171,6 +172,7 @@ def _handover(
             tenant.id, mode=mode, key_arn=values["key_arn"],
             client_role_arn=values["client_role_arn"] or None if mode == "assume-role" else None,
             external_id=tenant.external_id if mode == "assume-role" else None,
+            principal=principal,
         )  # fmt: skip
     except InvalidInput as exc:
         field = exc.field if exc.field in _FIELDS else "key_arn"
@@ -184,7 +186,8 @@ async def handover(request: Request, tenant: TenantId) -> Response:
     viewer, form = await posted(request, Action.CONFIG_WRITE, tenant)
     vendor = vendor_of(request)
     row = await call(viewer, vendor.tenants.get, tenant)
-    values, errors = await call(viewer, _handover, vendor, row, form)
+    principal = Principal.of_token(viewer.grant.token_id, viewer.grant.role.value)
+    values, errors = await call(viewer, _handover, vendor, row, form, principal)
     if errors:
         return await _render(request, viewer, tenant, mode=values["mode"],
                              account=str(form.get("account") or ""), values=values,

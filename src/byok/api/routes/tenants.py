@@ -23,12 +23,15 @@ from byok.api.models import (
     TokenOut,
     VerificationOut,
     VerifyRequest,
+    WebhookIn,
+    WebhookOut,
 )
 from byok.api.policies import customer_documents, tenant_documents
 from byok.api.problems import responses_for
 from byok.core.policy.templates import UNCONDITIONED_WARNING
 from byok.service.bootstrap import VENDOR_KMS_ACTIONS
 from byok.service.offboarding import offboard_tenant
+from byok.service.onboarding import Principal
 from byok.service.vendor import Vendor
 from byok.store.tokens import Role, TokenGrant, TokenRepository
 
@@ -129,13 +132,19 @@ def get_policies(
     "/{tenant}/key-configs", status_code=201, response_model=KeyConfigOut,
     responses=responses_for(*_AUTH, 409, 413, 422, 500),
     summary="Submit the customer's key configuration (tenant-admin)",
-    dependencies=[Depends(requires(Action.CONFIG_WRITE))],
 )  # fmt: skip
-def submit_config(request: Request, tenant: TenantId, body: KeyConfigIn) -> KeyConfigOut:
-    """Store a new PENDING configuration version (checked by the verification)."""
+def submit_config(
+    request: Request,
+    tenant: TenantId,
+    body: KeyConfigIn,
+    grant: Annotated[TokenGrant, Depends(requires(Action.CONFIG_WRITE))],
+) -> KeyConfigOut:
+    """Store a new PENDING configuration version (checked by the verification); the tenant's
+    webhook hears of it."""
     stored = _vendor(request).submit_config(
         tenant, mode=body.mode, key_arn=body.key_arn,
         client_role_arn=body.client_role_arn, external_id=body.external_id,
+        principal=_principal(grant),
     )  # fmt: skip
     return KeyConfigOut.of(tenant, stored)
 
@@ -169,13 +178,67 @@ def verify(
     "/{tenant}/activate", response_model=TenantOut,
     responses=responses_for(*_AUTH, 409, 413, 422, 500),
     summary="Use a verified configuration (tenant-admin)",
-    dependencies=[Depends(requires(Action.CONFIG_WRITE))],
 )  # fmt: skip
 def activate(
-    request: Request, tenant: TenantId, body: Annotated[ActivateRequest | None, Body()] = None
+    request: Request,
+    tenant: TenantId,
+    grant: Annotated[TokenGrant, Depends(requires(Action.CONFIG_WRITE))],
+    body: Annotated[ActivateRequest | None, Body()] = None,
 ) -> TenantOut:
-    """The tenant becomes ACTIVE with this configuration version (default: the newest)."""
-    return TenantOut.of(_vendor(request).activate(tenant, body.version if body else None))
+    """The tenant becomes ACTIVE with this configuration version (default: the newest).
+
+    A version whose key (or client role) is in an AWS account the tenant's active
+    configuration does not use needs a second principal's approval first: without it, 403
+    ``ApprovalRequired`` with the fix (docs/SECURITY.md, re-rooting)."""
+    version = body.version if body else None
+    return TenantOut.of(_vendor(request).activate(tenant, version, _principal(grant)))
+
+
+@router.post(
+    "/{tenant}/key-configs/{version}/approve", response_model=KeyConfigOut,
+    responses=responses_for(*_AUTH, 409, 422, 500),
+    summary="Approve a key configuration as a second principal (operator)",
+)  # fmt: skip
+def approve(
+    request: Request,
+    tenant: TenantId,
+    version: Annotated[int, Path(ge=1, le=2**31 - 1)],
+    grant: Annotated[TokenGrant, Depends(requires(Action.CONFIG_APPROVE))],
+) -> KeyConfigOut:
+    """Record the approval that re-rooting needs: by an operator (or, when the vendor set
+    ``BYOK_TENANT_ADMIN_APPROVALS=1``, a tenant-admin), never by the token that submitted
+    the version (403). The tenant's webhook hears of it."""
+    stored = _vendor(request).approve(tenant, version, _principal(grant))
+    return KeyConfigOut.of(tenant, stored)
+
+
+@router.put(
+    "/{tenant}/webhook", response_model=WebhookOut, responses=responses_for(*_AUTH, 422, 500),
+    summary="Set the tenant's notification webhook (tenant-admin); the secret is shown once",
+    dependencies=[Depends(requires(Action.WEBHOOK_WRITE))],
+)  # fmt: skip
+def set_webhook(request: Request, tenant: TenantId, body: WebhookIn) -> WebhookOut:
+    """Key-configuration submissions, verifications, approvals and activations are POSTed
+    there, signed with HMAC-SHA256 (``X-Byok-Signature``); the old URL hears of the change."""
+    vendor = _vendor(request)
+    vendor.tenants.get(tenant)
+    hook = vendor.notifier.set_webhook(tenant, body.url)
+    return WebhookOut(tenant=tenant, url=hook.url, secret=hook.secret)
+
+
+@router.delete(
+    "/{tenant}/webhook", status_code=204, response_class=Response,
+    responses=responses_for(*_AUTH, 500), summary="Remove the tenant's webhook (tenant-admin)",
+    dependencies=[Depends(requires(Action.WEBHOOK_WRITE))],
+)  # fmt: skip
+def remove_webhook(request: Request, tenant: TenantId) -> Response:
+    """The old URL hears of the removal first."""
+    _vendor(request).notifier.remove_webhook(tenant)
+    return Response(status_code=204)
+
+
+def _principal(grant: TokenGrant) -> Principal:
+    return Principal.of_token(grant.token_id, grant.role.value)
 
 
 @router.post(
