@@ -40,8 +40,9 @@ def onboard(endpoint: str, home: Path, database: str | None) -> tuple[Any, str, 
         ``byok serve`` opens the same vendor.
     """
     from byok.aws.clients import AwsSettings, ClientFactory, StaticCredentials
+    from byok.core.policy.templates import CustomerSetup, VendorIdentity, vendor_key_statements
     from byok.localaws.testing import LocalAws
-    from byok.service.bootstrap import VENDOR_KMS_ACTIONS, ensure_vendor_role
+    from byok.service.bootstrap import ensure_vendor_role
     from byok.service.vendor import Vendor
     from byok.settings import Settings
     from byok.store.blobs import FilesystemBlobStore
@@ -61,8 +62,9 @@ def onboard(endpoint: str, home: Path, database: str | None) -> tuple[Any, str, 
     policy = {"Version": "2012-10-17", "Statement": [
         {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{customer_account}:root"},
          "Action": "kms:*", "Resource": "*"},
-        {"Effect": "Allow", "Principal": {"AWS": role.arn},
-         "Action": list(VENDOR_KMS_ACTIONS), "Resource": "*"}]}  # fmt: skip
+        # The statements `byok customer policy` prints: bound to the tenant (docs/SECURITY.md).
+        *vendor_key_statements(VendorIdentity(vendor_account),
+                               CustomerSetup(TENANT, "direct", customer_account))]}  # fmt: skip
     kms.put_key_policy(KeyId=key_arn, PolicyName="default", Policy=json.dumps(policy))
     factory = ClientFactory(AwsSettings(endpoint_url=endpoint, base_credentials=root,
                                         document_storage_role_arn=role.arn))  # fmt: skip

@@ -37,9 +37,10 @@ from _results import merge
 
 from byok.aws.clients import AwsSettings, ClientFactory, StaticCredentials
 from byok.aws.kms import KmsKeyWrapper
+from byok.core.policy.templates import CustomerSetup, VendorIdentity, vendor_key_statements
 from byok.localaws.server import LocalAwsServer
 from byok.localaws.testing import LocalAws
-from byok.service.bootstrap import VENDOR_KMS_ACTIONS, ensure_vendor_role
+from byok.service.bootstrap import ensure_vendor_role
 from byok.service.key_routing import KeyRouting
 from byok.service.lifecycle import migrate_tenant, rotate_tenant_key
 from byok.service.progress import QUIET, Progress, RichProgress
@@ -71,8 +72,11 @@ def _key(aws: LocalAws, account: str, vendor_role: str) -> str:
     policy = {"Version": "2012-10-17", "Statement": [
         {"Sid": "root", "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
          "Action": "kms:*", "Resource": "*"},
-        {"Sid": "vendor", "Effect": "Allow", "Principal": {"AWS": vendor_role},
-         "Action": list(VENDOR_KMS_ACTIONS), "Resource": "*"},
+        # The statements `byok customer policy` prints: bound to the tenant (docs/SECURITY.md).
+        *vendor_key_statements(
+            VendorIdentity(vendor_role.split(":")[4],
+                           customer_facing_role=vendor_role.rsplit("/", 1)[1]),
+            CustomerSetup(TENANT, "direct", account)),
     ]}  # fmt: skip
     kms.put_key_policy(KeyId=arn, PolicyName="default", Policy=json.dumps(policy))
     return arn

@@ -32,10 +32,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _results import merge
 
 from byok.aws.clients import AwsSettings, ClientFactory, StaticCredentials
+from byok.core.policy.templates import CustomerSetup, VendorIdentity, vendor_key_statements
 from byok.errors import CustomerAccessError
 from byok.localaws.server import LocalAwsServer
 from byok.localaws.testing import LocalAws
-from byok.service.bootstrap import VENDOR_KMS_ACTIONS, ensure_vendor_role
+from byok.service.bootstrap import ensure_vendor_role
 from byok.service.vendor import Vendor
 from byok.settings import Settings
 from byok.store.blobs import FilesystemBlobStore
@@ -62,8 +63,9 @@ def _vendor(aws: LocalAws, home: Path, bound_s: float) -> tuple[Vendor, str, str
     policy = {"Version": "2012-10-17", "Statement": [
         {"Sid": "root", "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{customer}:root"},
          "Action": "kms:*", "Resource": "*"},
-        {"Sid": "vendor", "Effect": "Allow", "Principal": {"AWS": role.arn},
-         "Action": list(VENDOR_KMS_ACTIONS), "Resource": "*"},
+        # The statements `byok customer policy` prints: bound to the tenant (docs/SECURITY.md).
+        *vendor_key_statements(
+            VendorIdentity(role.arn.split(":")[4]), CustomerSetup("bench", "direct", customer)),
     ]}  # fmt: skip
     kms.put_key_policy(KeyId=key_arn, PolicyName="default", Policy=json.dumps(policy))
     vendor.create_tenant("bench")

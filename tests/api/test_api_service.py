@@ -10,6 +10,7 @@ import pytest
 from api_world import TENANTS, ApiWorld
 
 from byok.service.monitor import KeyMonitor
+from support.world import new_customer
 
 pytestmark = pytest.mark.localaws
 
@@ -53,19 +54,15 @@ def test_failed_verification_is_a_report_and_activation_is_refused(api: ApiWorld
     headers = api.auth(admin)
     unconfigured = api.client.post("/v1/tenants/hooli/verify", headers=headers)
     assert unconfigured.status_code == 409 and unconfigured.json()["error"] == "StateError"
-    key_arn = api.customers["acme"].key_arn  # a key whose policy does not name hooli's role
-    customer = api.customers["acme"]
+    customer = new_customer(api.local_aws, api.vendor_role_arn)
     customer.key_policy()  # no vendor statement at all
-    try:
-        api.client.post("/v1/tenants/hooli/key-configs", headers=headers,
-                        json={"mode": "direct", "key_arn": key_arn})  # fmt: skip
-        report = api.client.post("/v1/tenants/hooli/verify", headers=headers, json={})
-        assert report.status_code == 200
-        failed = [c for c in report.json()["checks"] if c["status"] == "failed"]
-        assert report.json()["passed"] is False
-        assert failed[0]["name"] == "key_reachable" and "key policy" in failed[0]["fix"]
-    finally:
-        customer.key_policy(api.vendor_role_arn, tenant="hooli")
+    api.client.post("/v1/tenants/hooli/key-configs", headers=headers,
+                    json={"mode": "direct", "key_arn": customer.key_arn})  # fmt: skip
+    report = api.client.post("/v1/tenants/hooli/verify", headers=headers, json={})
+    assert report.status_code == 200
+    failed = [c for c in report.json()["checks"] if c["status"] == "failed"]
+    assert report.json()["passed"] is False
+    assert failed[0]["name"] == "key_reachable" and "key policy" in failed[0]["fix"]
     activate = api.client.post("/v1/tenants/hooli/activate", headers=headers)
     assert activate.status_code == 409
     configs = api.client.get("/v1/tenants/hooli/key-configs", headers=headers).json()

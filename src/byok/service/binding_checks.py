@@ -126,7 +126,7 @@ def key_refuses_other_tenants(
     except (KeyAccessDenied, RoleAssumptionDenied) as refused:
         if on_refused is not None:
             on_refused(_request_id(refused), context)
-        return True, f"the key refused the vendor under tenant {other!r}'s context", fix
+        return True, f"the key refused the vendor under the context of tenant {other!r}", fix
     return (
         False,
         (
