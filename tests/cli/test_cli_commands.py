@@ -181,6 +181,9 @@ def _lifecycle(walk: Walk, acme: Onboarded, tmp: Path) -> None:
     # --role-arn stays an alias of --client-role-arn; agreeing with the file is fine
     walk.text("tenant", "configure", "acme", "--handover", str(acme.handover),
               "--role-arn", handover["client_role_arn"])  # fmt: skip
+    # A second person approves (needed only for a key in another AWS account; harmless here).
+    approved = walk.both("tenant", "approve", "acme", "--version", "2", "--approver", "alice")
+    assert approved["approved_by"] == "operator:alice"
     assert walk.both("tenant", "verify", "acme", "--version", "2")["passed"] is True
     walk.text("tenant", "migrate", "acme", "--to-version", "2")
     assert walk.json("tenant", "migrate", "acme", "--to-version", "2")["complete"] is True

@@ -29,7 +29,7 @@ WAIT_S = 10.0
 
 def onboard(vendor: Vendor, customer: CustomerAccount, tenant: str) -> None:
     vendor.create_tenant(tenant)
-    customer.key_policy(customer.vendor_role_arn)
+    customer.key_policy(customer.vendor_role_arn, tenant=tenant)
     vendor.submit_config(tenant, mode="direct", key_arn=customer.key_arn)
     assert vendor.verify(tenant).passed
     vendor.activate(tenant)

@@ -55,11 +55,11 @@ def test_a_hung_endpoint_never_blocks_the_caller(store: Store, silent_endpoint: 
     notifier = Notifier(store, allow_http=True, timeout_s=0.3)
     notifier.set_webhook("acme", silent_endpoint)
     started = time.monotonic()
-    for i in range(20):
+    for i in range(8):
         assert notifier.notify("acme", "key-config:submitted", {"version": i})
-    assert time.monotonic() - started < 1.0  # queued, not sent, by the caller
+    assert time.monotonic() - started < 1.0  # queued, not sent, by the caller (8 x 0.3 s)
     assert notifier.drain(timeout_s=30)
-    assert notifier.failures >= 20 and notifier.delivered == 0
+    assert notifier.failures >= 8 and notifier.delivered == 0
 
 
 def test_a_full_queue_drops_and_counts_instead_of_waiting(

@@ -9,6 +9,7 @@ and each read fails with the one integrity error; ``byok fsck`` reports each as 
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import os
 import secrets
@@ -28,10 +29,13 @@ from support.world import CustomerAccount, build_vendor, new_customer
 
 
 def _onboard(vendor: Vendor, customer: CustomerAccount, *tenants: str) -> None:
-    customer.key_policy(customer.vendor_role_arn)
     for tenant in tenants:
+        # One key per tenant: a key serves exactly one tenant (docs/SECURITY.md).
+        made = customer.kms().create_key(Description=f"{tenant} key", KeyUsage="ENCRYPT_DECRYPT")
+        own = dataclasses.replace(customer, key_arn=made["KeyMetadata"]["Arn"])
+        own.key_policy(own.vendor_role_arn, tenant=tenant)
         vendor.create_tenant(tenant)
-        vendor.submit_config(tenant, mode="direct", key_arn=customer.key_arn)
+        vendor.submit_config(tenant, mode="direct", key_arn=own.key_arn)
         assert vendor.verify(tenant).passed
         vendor.activate(tenant)
 
