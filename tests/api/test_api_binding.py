@@ -10,10 +10,9 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -22,6 +21,7 @@ from typing import Any
 import pytest
 from api_world import ApiWorld, make_world
 
+from byok.service.notify import SIGNATURE_HEADER, verify
 from support.world import new_customer
 
 pytestmark = pytest.mark.localaws
@@ -32,7 +32,6 @@ def world(local_aws: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     """A world of its own: these tests change acme's configuration."""
     folder = tmp_path_factory.mktemp("api-binding")
     built = make_world(local_aws, f"sqlite:///{folder / 'byok.db'}", Path(folder / "blobs"))
-    built.vendor.notifier.allow_http = True  # the receiver below is plain http on loopback
     with built.client:
         yield built
     built.vendor.store.close()
@@ -63,11 +62,19 @@ class _Receiver:
         """The event names, each signature checked against ``secret``."""
         names = []
         for headers, body in self.received:
-            stamp = headers["X-Byok-Timestamp"]
-            mac = hmac.new(secret.encode(), stamp.encode() + b"." + body, hashlib.sha256)
-            assert hmac.compare_digest(headers["X-Byok-Signature"], "sha256=" + mac.hexdigest())
+            assert verify(secret, body, headers[SIGNATURE_HEADER], now=time.time())
             names.append(json.loads(body)["event"])
         return names
+
+
+def _webhook(world: ApiWorld, tenant: str, url: str) -> str:
+    """Set the tenant's key-policy webhook as its tenant-admin; the signing secret."""
+    answer = world.client.put(f"/v1/tenants/{tenant}/key-policy", json={"webhook_url": url},
+                              headers=world.as_role(tenant, "tenant-admin"))  # fmt: skip
+    assert answer.status_code == 200, answer.text
+    secret = world.vendor.policies.get(tenant).webhook_secret
+    assert secret is not None
+    return secret
 
 
 def test_a_tenant_admin_handing_over_another_tenants_key_is_refused(world: ApiWorld) -> None:
@@ -93,9 +100,7 @@ def test_a_tenant_admin_handing_over_another_tenants_key_is_refused(world: ApiWo
 def test_a_stolen_tenant_admin_token_cannot_reroot_alone(world: ApiWorld) -> None:
     client, stolen = world.client, world.as_role("acme", "tenant-admin")
     receiver = _Receiver()
-    hook = client.put("/v1/tenants/acme/webhook", headers=stolen, json={"url": receiver.url})
-    assert hook.status_code == 200, hook.text
-    secret = hook.json()["secret"]
+    secret = _webhook(world, "acme", receiver.url)  # the customer's alarm
     # The thief's own account, key policy bound to acme: every check passes.
     thief = new_customer(world.local_aws, world.vendor_role_arn)
     thief.key_policy(world.vendor_role_arn, tenant="acme")
@@ -131,9 +136,18 @@ def test_a_stolen_tenant_admin_token_cannot_reroot_alone(world: ApiWorld) -> Non
     receiver.server.shutdown()
 
 
-def test_writers_cannot_approve_nor_set_webhooks(world: ApiWorld) -> None:
+def test_changing_the_webhook_is_announced_to_the_old_url(world: ApiWorld) -> None:
+    old, new = _Receiver(), _Receiver()
+    secret = _webhook(world, "globex", old.url)
+    _webhook(world, "globex", new.url)  # e.g. a thief redirecting the alarm
+    assert world.vendor.notifier.drain()
+    assert old.events(secret) == ["webhook:changed"]
+    assert json.loads(old.received[0][1])["detail"]["url"] == new.url
+    old.server.shutdown()
+    new.server.shutdown()
+
+
+def test_writers_cannot_approve(world: ApiWorld) -> None:
     writer = world.as_role("globex", "writer")
     approve = world.client.post("/v1/tenants/globex/key-configs/1/approve", headers=writer)
-    hook = world.client.put("/v1/tenants/globex/webhook", headers=writer,
-                            json={"url": "https://example.invalid/x"})  # fmt: skip
-    assert approve.status_code == hook.status_code == 403
+    assert approve.status_code == 403

@@ -1,4 +1,5 @@
-"""Tenant webhooks (``byok.service.notify``): signed, bounded, never in the request path."""
+"""Tenant notifications (``byok.service.notify.TenantNotifier``): signed, bounded, never in the
+request path. The webhook is the tenant's key-policy ``webhook_url``."""
 
 from __future__ import annotations
 
@@ -10,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from byok.errors import InvalidInput, NotFound
-from byok.service.notify import Notifier, signature, validate_webhook_url
+from byok.errors import StorageError
+from byok.service.notify import TenantNotifier, sign, verify
 from byok.store.database import Store
+from byok.store.key_policies import KeyPolicyRepository
 from byok.store.tenants import TenantRepository
 
 
@@ -51,9 +53,13 @@ def silent_endpoint() -> Iterator[str]:
     listener.close()
 
 
+def _hook(store: Store, url: str) -> None:
+    KeyPolicyRepository(store).update("acme", webhook_url=url, webhook_secret="s" * 64)
+
+
 def test_a_hung_endpoint_never_blocks_the_caller(store: Store, silent_endpoint: str) -> None:
-    notifier = Notifier(store, allow_http=True, timeout_s=0.3)
-    notifier.set_webhook("acme", silent_endpoint)
+    notifier = TenantNotifier(store, timeout_s=0.3)
+    _hook(store, silent_endpoint)
     started = time.monotonic()
     for i in range(8):
         assert notifier.notify("acme", "key-config:submitted", {"version": i})
@@ -65,51 +71,33 @@ def test_a_hung_endpoint_never_blocks_the_caller(store: Store, silent_endpoint: 
 def test_a_full_queue_drops_and_counts_instead_of_waiting(
     store: Store, silent_endpoint: str
 ) -> None:
-    notifier = Notifier(store, allow_http=True, timeout_s=0.5, max_queue=2)
-    notifier.set_webhook("acme", silent_endpoint)
+    notifier = TenantNotifier(store, timeout_s=0.5, max_queue=2)
+    _hook(store, silent_endpoint)
     results = [notifier.notify("acme", "e", {}) for _ in range(10)]
     assert results.count(False) >= 7 and notifier.failures >= 7
     notifier.drain(timeout_s=30)
 
 
 def test_no_webhook_means_nothing_is_sent(store: Store) -> None:
-    notifier = Notifier(store)
-    assert notifier.notify("acme", "key-config:submitted", {}) is False
-    with pytest.raises(NotFound):
-        notifier.remove_webhook("acme")
+    assert TenantNotifier(store).notify("acme", "key-config:submitted", {}) is False
 
 
-@pytest.mark.parametrize(
-    ("url", "allow_http", "ok"),
-    [
-        ("https://hooks.example.com/byok", False, True),
-        ("http://hooks.example.com/byok", False, False),
-        ("http://127.0.0.1:9/x", True, True),
-        ("https://user:pw@hooks.example.com/", False, False),
-        ("file:///etc/passwd", True, False),
-        ("https://", False, False),
-        ("https://example.com/\n", False, False),
-    ],
-)
-def test_only_https_urls_unless_the_vendor_allows_http(
-    url: str, allow_http: bool, ok: bool
+def test_an_unreadable_store_never_fails_the_caller(
+    store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    if ok:
-        assert validate_webhook_url(url, allow_http=allow_http) == url
-    else:
-        with pytest.raises(InvalidInput) as refused:
-            validate_webhook_url(url, allow_http=allow_http)
-        assert refused.value.field == "url"
+    notifier = TenantNotifier(store)
+
+    def broken(tenant: str) -> None:
+        raise StorageError("could not read metadata", tenant=tenant)
+
+    monkeypatch.setattr(notifier.policies, "get", broken)
+    assert notifier.notify("acme", "key-config:submitted", {}) is False
+    assert notifier.failures == 1
 
 
 def test_the_signature_covers_timestamp_and_body() -> None:
-    base = signature("secret", "100", b'{"a":1}')
-    assert base.startswith("sha256=") and len(base) == 7 + 64
-    assert base != signature("secret", "101", b'{"a":1}')
-    assert base != signature("secret", "100", b'{"a":2}')
-    assert base != signature("other", "100", b'{"a":1}')
-
-
-def test_the_secret_is_not_in_the_webhooks_repr(store: Store) -> None:
-    hook = Notifier(store).set_webhook("acme", "https://hooks.example.com/x")
-    assert hook.secret.startswith("whsec_") and hook.secret not in repr(hook)
+    header = sign("secret", b'{"a":1}', 100)
+    assert verify("secret", b'{"a":1}', header, now=100)
+    assert not verify("secret", b'{"a":2}', header, now=100)
+    assert not verify("other", b'{"a":1}', header, now=100)
+    assert not verify("secret", b'{"a":1}', header, now=100 + 3600)  # a replay, later

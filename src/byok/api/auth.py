@@ -49,7 +49,6 @@ class Action(enum.StrEnum):
     CONFIG_WRITE = "config:write"
     CONFIG_READ = "config:read"
     CONFIG_APPROVE = "config:approve"  # the service also refuses the submitter (onboarding)
-    WEBHOOK_WRITE = "webhook:write"
     AUDIT_READ = "audit:read"
     DOC_WRITE = "document:write"
     DOC_READ = "document:read"
@@ -63,8 +62,7 @@ _A = Action
 _READ = frozenset({_A.DOC_READ})
 _WRITE = _READ | {_A.DOC_WRITE}
 _ADMIN = _WRITE | {_A.TENANT_READ, _A.CONFIG_WRITE, _A.CONFIG_READ, _A.AUDIT_READ,
-                   _A.TOKEN_CREATE, _A.TENANT_EXPORT, _A.CONFIG_APPROVE,
-                   _A.WEBHOOK_WRITE}  # fmt: skip
+                   _A.TOKEN_CREATE, _A.TENANT_EXPORT, _A.CONFIG_APPROVE}  # fmt: skip
 #: The permission table: the only statement of who may do what.
 _OPERATOR = frozenset({_A.TENANT_CREATE, _A.TENANT_LIST, _A.TENANT_READ, _A.CONFIG_READ,
                        _A.TOKEN_CREATE, _A.MONITOR_READ, _A.METRICS_READ,

@@ -32,8 +32,6 @@ __all__ = [
     "TokenOut",
     "VerificationOut",
     "VerifyRequest",
-    "WebhookIn",
-    "WebhookOut",
 ]
 
 TENANT_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
@@ -165,22 +163,6 @@ class KeyConfigOut(BaseModel):
             verification=None if stored.verification is None else dict(stored.verification),
             submitted_by=stored.submitted_by, approved_by=stored.approved_by,
         )  # fmt: skip
-
-
-class WebhookIn(_Strict):
-    """The tenant's notification endpoint (key-configuration events, key loss)."""
-
-    url: str = Field(max_length=2048, description="An https:// URL of the tenant's endpoint")
-
-
-class WebhookOut(BaseModel):
-    """The webhook as set; ``secret`` signs every delivery (shown only in this answer)."""
-
-    tenant: str
-    url: str
-    secret: str | None = Field(
-        default=None, description="HMAC-SHA256 key of X-Byok-Signature; shown once"
-    )
 
 
 class VerifyRequest(_Strict):

@@ -50,6 +50,8 @@ def set_key_policy(vendor: Vendor, tenant: str, **changes: Any) -> TenantPolicy:
         )  # fmt: skip
     if changes.get("on_key_loss") is not None:
         changes["on_key_loss"] = KeyLossAction(changes["on_key_loss"])
+    if "webhook_url" in changes:  # the old URL hears of it first: a thief cannot silence it
+        vendor.notifier.notify(tenant, "webhook:changed", {"url": changes["webhook_url"]})
     if changes.get("webhook_url") and vendor.policies.get(tenant).webhook_secret is None:
         changes["webhook_secret"] = secrets.token_hex(32)
     policy = vendor.policies.update(tenant, **{k: v for k, v in changes.items() if v is not None})

@@ -23,8 +23,6 @@ from byok.api.models import (
     TokenOut,
     VerificationOut,
     VerifyRequest,
-    WebhookIn,
-    WebhookOut,
 )
 from byok.api.policies import customer_documents, tenant_documents
 from byok.api.problems import responses_for
@@ -140,7 +138,7 @@ def submit_config(
     grant: Annotated[TokenGrant, Depends(requires(Action.CONFIG_WRITE))],
 ) -> KeyConfigOut:
     """Store a new PENDING configuration version (checked by the verification); the tenant's
-    webhook hears of it."""
+    webhook (its key policy's ``webhook_url``) hears of it."""
     stored = _vendor(request).submit_config(
         tenant, mode=body.mode, key_arn=body.key_arn,
         client_role_arn=body.client_role_arn, external_id=body.external_id,
@@ -210,31 +208,6 @@ def approve(
     the version (403). The tenant's webhook hears of it."""
     stored = _vendor(request).approve(tenant, version, _principal(grant))
     return KeyConfigOut.of(tenant, stored)
-
-
-@router.put(
-    "/{tenant}/webhook", response_model=WebhookOut, responses=responses_for(*_AUTH, 422, 500),
-    summary="Set the tenant's notification webhook (tenant-admin); the secret is shown once",
-    dependencies=[Depends(requires(Action.WEBHOOK_WRITE))],
-)  # fmt: skip
-def set_webhook(request: Request, tenant: TenantId, body: WebhookIn) -> WebhookOut:
-    """Key-configuration submissions, verifications, approvals and activations are POSTed
-    there, signed with HMAC-SHA256 (``X-Byok-Signature``); the old URL hears of the change."""
-    vendor = _vendor(request)
-    vendor.tenants.get(tenant)
-    hook = vendor.notifier.set_webhook(tenant, body.url)
-    return WebhookOut(tenant=tenant, url=hook.url, secret=hook.secret)
-
-
-@router.delete(
-    "/{tenant}/webhook", status_code=204, response_class=Response,
-    responses=responses_for(*_AUTH, 500), summary="Remove the tenant's webhook (tenant-admin)",
-    dependencies=[Depends(requires(Action.WEBHOOK_WRITE))],
-)  # fmt: skip
-def remove_webhook(request: Request, tenant: TenantId) -> Response:
-    """The old URL hears of the removal first."""
-    _vendor(request).notifier.remove_webhook(tenant)
-    return Response(status_code=204)
 
 
 def _principal(grant: TokenGrant) -> Principal:
