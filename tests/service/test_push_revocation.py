@@ -36,7 +36,7 @@ def setup(
     vendor, role_arn = build_vendor(local_aws, database_url, tmp_path / "blobs")
     customer = new_customer(local_aws, role_arn)
     vendor.create_tenant("acme")
-    customer.key_policy(customer.vendor_role_arn)
+    customer.key_policy(customer.vendor_role_arn, tenant="acme")
     vendor.submit_config("acme", mode="direct", key_arn=customer.key_arn)
     assert vendor.verify("acme").passed
     vendor.activate("acme")
