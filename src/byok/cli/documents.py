@@ -259,7 +259,10 @@ def monitor_command(
 
     monitor = KeyMonitor(_vendor("monitor"), interval_s=interval)
     if not once:
-        console.print(f"Key monitor every {monitor.interval_s:g}s; Ctrl-C to stop.")
+        if json_output:  # one line a supervisor can parse; the sweeps log as usual
+            emit_json({"monitor": "running", "interval_s": monitor.interval_s})
+        else:
+            console.print(f"Key monitor every {monitor.interval_s:g}s; Ctrl-C to stop.")
         monitor.start()
         try:
             threading.Event().wait()
