@@ -120,7 +120,12 @@ def offboard_command(
         emit_json(report.to_dict())
         return
     console.print(text("Offboarded ", styled(tenant, "bold"), "."))
-    print_fields(report.to_dict(), skip=("tenant",))
+    fields = report.to_dict()
+    prose = {"still_decryptable": "Still decryptable", "customer_action": "Ask the customer"}
+    print_fields(fields, skip=("tenant", *prose))
+    for name, title in prose.items():
+        if fields.get(name):
+            console.print(text((f"{title}:", "bold"), " ", fields[name]))
 
 
 @reports_errors
