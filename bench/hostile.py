@@ -107,7 +107,10 @@ def _onboard(endpoint: str, home: Path) -> tuple[Any, dict[str, str]]:
             {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{customer}:root"},
              "Action": "kms:*", "Resource": "*"},
             {"Effect": "Allow", "Principal": {"AWS": role.arn},
-             "Action": list(VENDOR_KMS_ACTIONS), "Resource": "*"}]}  # fmt: skip
+             "Action": list(VENDOR_KMS_ACTIONS), "Resource": "*",
+             # bound to the tenant (docs/SECURITY.md); DescribeKey has no context
+             "Condition": {"StringEqualsIfExists": {"kms:EncryptionContext:byok:tenant": tenant}}},
+        ]}  # fmt: skip
         kms.put_key_policy(KeyId=key_arn, PolicyName="default", Policy=json.dumps(policy))
         vendor.create_tenant(tenant)
         vendor.submit_config(tenant, mode="direct", key_arn=key_arn)

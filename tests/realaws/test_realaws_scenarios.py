@@ -104,8 +104,9 @@ def test_option_a_onboarding_then_documents_round_trip(backend: Backend, vendor:
     key_arn, report = _onboard_direct(backend, vendor, "acme")
     assert report.key_arn == key_arn
     assert set(_statuses(report)) == {
-        "region_allowed", "key_reachable", "key_owner", "key_enabled", "key_symmetric",
-        "key_usage", "round_trip",
+        "region_allowed", "not_vendor_account", "not_bound_elsewhere", "key_reachable",
+        "key_owner", "key_enabled", "key_symmetric", "key_usage", "round_trip",
+        "key_refuses_other_tenants",
     }  # fmt: skip
 
     body = b"quarterly numbers " * 4000  # several frames

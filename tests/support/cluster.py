@@ -174,7 +174,10 @@ class Cluster:
             {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
              "Action": "kms:*", "Resource": "*"},
             {"Effect": "Allow", "Principal": {"AWS": self.vendor_role_arn},
-             "Action": list(VENDOR_KMS_ACTIONS), "Resource": "*"}]})  # fmt: skip
+             "Action": list(VENDOR_KMS_ACTIONS), "Resource": "*",
+             # bound to the tenant (docs/SECURITY.md); DescribeKey has no context
+             "Condition": {"StringEqualsIfExists": {"kms:EncryptionContext:byok:tenant": tenant}}},
+        ]})  # fmt: skip
         kms.put_key_policy(KeyId=key_arn, PolicyName="default", Policy=policy)
         vendor = self.vendor
         vendor.create_tenant(tenant)
