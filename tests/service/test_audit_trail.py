@@ -50,8 +50,13 @@ def test_audit_kms_events_match_cloudtrail_one_to_one(world: World, local_aws: A
         assert record.get("errorCode") is None
         context = (record.get("requestParameters") or {}).get("encryptionContext")
         if event.tk_id is not None:  # TK operations carry the tenant key's context
-            assert context == tenant_key_context("acme", event.tk_id)
+            assert {k: context[k] for k in ("byok:tenant", "byok:tk")} == tenant_key_context(
+                "acme", event.tk_id
+            )
             assert event.detail["encryption_context"] == context
+            if event.operation in ("kms:GenerateDataKey", "kms:Decrypt"):  # a document TK
+                assert context == vendor.tenant_keys.get("acme", event.tk_id).context
+                assert context["byok:scope"] == "default" and context["byok:period"]
     assert {e.operation for e in ours.values()} >= {
         "kms:DescribeKey", "kms:GenerateDataKey", "kms:Decrypt", "kms:ReEncrypt",
     }  # fmt: skip

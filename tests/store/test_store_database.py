@@ -37,7 +37,7 @@ TABLES = {
 
 def test_open_applies_the_initial_migration(empty_database_url: str) -> None:
     store = Store.open(empty_database_url)
-    assert store.schema_revision() == Store.head_revision() == "0008_key_bindings"
+    assert store.schema_revision() == Store.head_revision() == "0009_tenant_key_context"
     assert set(inspect(store.engine).get_table_names()) == TABLES
     store.close()
 

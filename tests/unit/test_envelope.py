@@ -5,12 +5,19 @@ from __future__ import annotations
 import io
 import os
 import threading
+import time
 from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
 
-from byok.core.context import TENANT_CONTEXT_KEY, TK_CONTEXT_KEY, canonical_context
+from byok.core.context import (
+    PERIOD_CONTEXT_KEY,
+    SCOPE_CONTEXT_KEY,
+    TENANT_CONTEXT_KEY,
+    TK_CONTEXT_KEY,
+    canonical_context,
+)
 from byok.core.envelope import Envelope, KeyEvent
 from byok.core.format import parse_header
 from byok.core.keycache import TenantKeyCache
@@ -91,7 +98,11 @@ def test_tenant_key_context_names_tenant_and_tk() -> None:
     env = Envelope(MemoryTenantKeyStore())
     ct = env.encrypt("acme", Spy(inner.key_arn), "d", b"x")
     tk_id = parse_header(ct).tk_id
-    assert seen == [{TENANT_CONTEXT_KEY: "acme", TK_CONTEXT_KEY: tk_id}]
+    period = time.strftime("%Y-%m", time.gmtime())
+    assert seen == [
+        {TENANT_CONTEXT_KEY: "acme", TK_CONTEXT_KEY: tk_id, SCOPE_CONTEXT_KEY: "default",
+         PERIOD_CONTEXT_KEY: period}
+    ]  # fmt: skip
     assert TENANT_CONTEXT_KEY == "byok:tenant" and tk_id.startswith("tk_") and len(tk_id) == 35
 
 

@@ -8,13 +8,17 @@ encoding (sorted, length-prefixed), used wherever a context must be hashed or au
 
 from __future__ import annotations
 
+import calendar
+import math
 import struct
+import time
 from collections.abc import Mapping
 
-from byok.errors import InvalidInput
+from byok.errors import IntegrityError, InvalidInput
 
 __all__ = [
     "ACCESS_REASONS",
+    "DEFAULT_SCOPE",
     "MAX_CONTEXT_PAIRS",
     "MAX_CONTEXT_VALUE_BYTES",
     "MAX_ID_BYTES",
@@ -25,6 +29,9 @@ __all__ = [
     "TK_CONTEXT_KEY",
     "canonical_context",
     "encode_id",
+    "month_period",
+    "period_end",
+    "stored_key_context",
     "tenant_key_context",
 ]
 
@@ -37,6 +44,8 @@ TK_CONTEXT_KEY = "byok:tk"
 SCOPE_CONTEXT_KEY = "byok:scope"
 PERIOD_CONTEXT_KEY = "byok:period"
 REASON_CONTEXT_KEY = "byok:reason"
+#: The scope of every tenant key until per-tenant scopes are configured.
+DEFAULT_SCOPE = "default"
 #: Every access reason byok states (``byok:reason``).
 ACCESS_REASONS = ("customer-request", "vendor-service", "vendor-support")
 
@@ -74,18 +83,83 @@ def encode_id(value: str, field: str) -> bytes:
     return raw
 
 
-def tenant_key_context(tenant: str, tk_id: str) -> dict[str, str]:
+def tenant_key_context(
+    tenant: str, tk_id: str, *, scope: str | None = None, period: str | None = None
+) -> dict[str, str]:
     """The KMS encryption context of a tenant key (docs/FORMAT.md#encryption-context).
 
+    Args:
+        tenant: the tenant id.
+        tk_id: the TK id.
+        scope: the collection the TK serves (``byok:scope``); None for TKs made before scopes.
+        period: its calendar period, e.g. ``2026-12`` (``byok:period``); None likewise.
+
     Returns:
-        ``{"byok:tenant": tenant, "byok:tk": tk_id}``.
+        ``{"byok:tenant": tenant, "byok:tk": tk_id}`` plus scope and period when given.
 
     Raises:
-        InvalidInput: ``tenant`` or ``tk_id`` is not a valid identifier.
+        InvalidInput: ``tenant``, ``tk_id``, ``scope`` or ``period`` is not a valid identifier.
     """
     encode_id(tenant, "tenant")
     encode_id(tk_id, "tk_id")
-    return {TENANT_CONTEXT_KEY: tenant, TK_CONTEXT_KEY: tk_id}
+    context = {TENANT_CONTEXT_KEY: tenant, TK_CONTEXT_KEY: tk_id}
+    if scope is not None:
+        encode_id(scope, "scope")
+        context[SCOPE_CONTEXT_KEY] = scope
+    if period is not None:
+        encode_id(period, "period")
+        context[PERIOD_CONTEXT_KEY] = period
+    return context
+
+
+def month_period(timestamp: float) -> str:
+    """The UTC calendar month of a Unix time, as ``byok:period`` states it (``2026-12``)."""
+    return time.strftime("%Y-%m", time.gmtime(timestamp))
+
+
+def period_end(period: str) -> float:
+    """When a ``YYYY-MM`` period ends (Unix seconds; an unparsable period has ended: rotate)."""
+    try:
+        year, month = (int(part) for part in period.split("-"))
+    except ValueError:
+        return -math.inf
+    if not 1 <= month <= 12:
+        return -math.inf
+    year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return float(calendar.timegm((year, month, 1, 0, 0, 0, 0, 0, 0)))
+
+
+def stored_key_context(tenant: str, tk_id: str, stored: Mapping[str, str] | None) -> dict[str, str]:
+    """The exact KMS context to unwrap a stored TK with (the one it was wrapped under).
+
+    Args:
+        tenant: the tenant reading it.
+        tk_id: the TK id named by the document or row.
+        stored: the context recorded on the TK's row; None for TKs made before it was recorded
+            (their context was always ``{byok:tenant, byok:tk}``).
+
+    Returns:
+        A copy of the context.
+
+    Raises:
+        IntegrityError: the recorded context names another tenant or TK, or holds a key byok
+            never writes (fail closed: a tampered row is refused, not sent to KMS).
+    """
+    if stored is None:
+        return tenant_key_context(tenant, tk_id)
+    context = dict(stored)
+    allowed = {TENANT_CONTEXT_KEY, TK_CONTEXT_KEY, SCOPE_CONTEXT_KEY, PERIOD_CONTEXT_KEY}
+    if (
+        context.get(TENANT_CONTEXT_KEY) != tenant
+        or context.get(TK_CONTEXT_KEY) != tk_id
+        or not set(context) <= allowed
+        or not all(isinstance(v, str) and v for v in context.values())
+    ):
+        raise IntegrityError(
+            "the tenant key's recorded encryption context does not match the key",
+            tenant=tenant, operation="tk:context",
+        )  # fmt: skip
+    return context
 
 
 def canonical_context(context: Mapping[str, str]) -> bytes:

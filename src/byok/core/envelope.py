@@ -21,15 +21,22 @@ Document format: ``docs/FORMAT.md``; the encryption context: ``docs/FORMAT.md#en
 
 from __future__ import annotations
 
+import math
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 from byok.core.bound_context import BoundContext
-from byok.core.context import tenant_key_context
+from byok.core.context import (
+    DEFAULT_SCOPE,
+    TK_CONTEXT_KEY,
+    month_period,
+    period_end,
+    tenant_key_context,
+)
 from byok.core.format import DEFAULT_FRAME_SIZE, Header, check_frame_size, integrity_error
 from byok.core.keycache import TenantKeyCache
 from byok.core.keywrap import KeyWrapper
@@ -64,6 +71,7 @@ class KeyEvent:
         key_arn: the CMK (as the tenant's key wrapper names it).
         request_id: the KMS request id, to line up with the customer's CloudTrail.
         outcome: ``ok``, or the error class name (for a purge: the error that caused it).
+        context: the KMS encryption context of the call (None for a purge).
     """
 
     operation: str
@@ -72,6 +80,7 @@ class KeyEvent:
     key_arn: str
     request_id: str | None
     outcome: str
+    context: Mapping[str, str] | None = None
 
 
 AuditHook = Callable[[KeyEvent], None]
@@ -84,6 +93,12 @@ class _Current:
     record: WrappedTenantKey
     wrapper_arn: str
     documents: int = 0
+    #: When the TK's period ends (Unix seconds; inf for TKs made before periods).
+    period_ends: float = field(init=False)
+
+    def __post_init__(self) -> None:
+        period = self.record.period
+        self.period_ends = math.inf if period is None else period_end(period)
 
 
 class Envelope:
@@ -281,6 +296,7 @@ class Envelope:
             if (
                 current.documents >= policy.max_documents
                 or now - current.record.created_at >= policy.max_age_s
+                or now >= current.period_ends
             ):
                 return False
             current.documents += 1
@@ -302,6 +318,7 @@ class Envelope:
             record is None
             or record.key_arn != arn  # the tenant moved to another CMK: new TK under it
             or self._rotation.is_due(record.created_at, done, self._clock())
+            or record.period not in (None, month_period(self._clock()))  # a new month: new TK
         ):
             _, key = self._create(tenant, wrapper, documents=1)
             return key
@@ -316,12 +333,15 @@ class Envelope:
         """Make, persist and cache a new TK (one GenerateDataKey); it becomes current."""
         arn = wrapper.key_arn
         tk_id = "tk_" + self._rng(16).hex()
-        context = tenant_key_context(tenant, tk_id)
+        now = self._clock()
+        context = tenant_key_context(tenant, tk_id, scope=DEFAULT_SCOPE, period=month_period(now))
         data_key = self._kms(
-            "kms:GenerateDataKey", tenant, tk_id, arn, lambda: wrapper.generate_data_key(context)
+            "kms:GenerateDataKey", tenant, context, arn, lambda: wrapper.generate_data_key(context)
         )
         key = TenantKey(tenant, tk_id, data_key.plaintext)
-        record = WrappedTenantKey(tenant, tk_id, data_key.key_arn, data_key.wrapped, self._clock())
+        record = WrappedTenantKey(
+            tenant, tk_id, data_key.key_arn, data_key.wrapped, now, context=context
+        )
         self._store.add(record)
         self._cache.put(arn, key)
         with self._lock:
@@ -339,11 +359,11 @@ class Envelope:
     def _unwrap(self, tenant: str, wrapper: KeyWrapper, record: WrappedTenantKey) -> TenantKey:
         """Unwrap a stored TK (one kms:Decrypt); the cache stores it (get_or_load)."""
         arn = wrapper.key_arn
-        context = tenant_key_context(tenant, record.tk_id)
+        context = record.kms_context()  # exactly what it was wrapped under
         unwrapped = self._kms(
             "kms:Decrypt",
             tenant,
-            record.tk_id,
+            context,
             arn,
             lambda: wrapper.unwrap(record.wrapped, context),
         )
@@ -375,19 +395,24 @@ class Envelope:
         # Single flight: concurrent misses make one kms:Decrypt and share its outcome.
         return self._cache.get_or_load(tenant, tk_id, wrapper.key_arn, load)
 
-    def _kms(self, operation: str, tenant: str, tk_id: str, arn: str, call: Callable[[], _T]) -> _T:
+    def _kms(
+        self, operation: str, tenant: str, context: Mapping[str, str], arn: str,
+        call: Callable[[], _T],
+    ) -> _T:  # fmt: skip
         """Run one key-wrapper call: audit it, and purge the tenant on "no access"."""
+        tk_id = context[TK_CONTEXT_KEY]
         try:
             result = call()
         except CustomerAccessError as error:
-            self._emit(operation, tenant, tk_id, arn, None, type(error).__name__)
+            self._emit(operation, tenant, tk_id, arn, None, type(error).__name__, context)
             self.purge_tenant(tenant)
             self._emit("cache:purge", tenant, None, arn, None, type(error).__name__)
             raise
         except ByokError as error:
-            self._emit(operation, tenant, tk_id, arn, None, type(error).__name__)
+            self._emit(operation, tenant, tk_id, arn, None, type(error).__name__, context)
             raise
-        self._emit(operation, tenant, tk_id, arn, getattr(result, "request_id", None), "ok")
+        request_id = getattr(result, "request_id", None)
+        self._emit(operation, tenant, tk_id, arn, request_id, "ok", context)
         return result
 
     def _emit(
@@ -398,9 +423,10 @@ class Envelope:
         arn: str,
         request_id: str | None,
         outcome: str,
+        context: Mapping[str, str] | None = None,
     ) -> None:
         if self._audit is not None:
-            self._audit(KeyEvent(operation, tenant, tk_id, arn, request_id, outcome))
+            self._audit(KeyEvent(operation, tenant, tk_id, arn, request_id, outcome, context))
 
     def _tenant_lock(self, tenant: str) -> threading.Lock:
         with self._lock:

@@ -10,9 +10,11 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
+from byok.core.context import PERIOD_CONTEXT_KEY, stored_key_context
 from byok.errors import Conflict, InvalidInput
 
 __all__ = [
@@ -33,6 +35,8 @@ class WrappedTenantKey:
         key_arn: ARN of the CMK that wrapped it.
         wrapped: the KMS ciphertext blob (not secret, but long: hidden from ``repr``).
         created_at: creation time, Unix seconds (UTC), for age-based rotation.
+        context: the exact KMS encryption context it was wrapped under (tenant, TK, scope,
+            period); None for TKs made before it was recorded (``{byok:tenant, byok:tk}``).
     """
 
     tenant: str
@@ -40,6 +44,20 @@ class WrappedTenantKey:
     key_arn: str
     wrapped: bytes = field(repr=False)
     created_at: float
+    context: Mapping[str, str] | None = None
+
+    def kms_context(self) -> dict[str, str]:
+        """The context to unwrap it with (docs/SECURITY.md#scoped-tenant-keys).
+
+        Raises:
+            IntegrityError: the recorded context names another tenant or TK.
+        """
+        return stored_key_context(self.tenant, self.tk_id, self.context)
+
+    @property
+    def period(self) -> str | None:
+        """Its ``byok:period`` (None for TKs made before periods)."""
+        return None if self.context is None else self.context.get(PERIOD_CONTEXT_KEY)
 
 
 @runtime_checkable

@@ -32,7 +32,7 @@ from typing import Any
 from urllib.parse import quote
 
 from byok.core.arn import parse_key_arn
-from byok.core.context import encode_id, tenant_key_context
+from byok.core.context import encode_id, stored_key_context
 from byok.errors import IntegrityError, InvalidInput
 
 __all__ = [
@@ -178,8 +178,8 @@ def parse_keys(raw: bytes, tenant: str) -> dict[str, ExportedKey]:
         entry = _object(item, "keys")
         tk_id = _text(entry.get("tk_id"), "tk_id")
         arn = parse_key_arn(entry.get("key_arn"), field="key_arn")
-        context = tenant_key_context(tenant, tk_id)
-        if entry.get("encryption_context") != context or entry.get("region") != arn.region:
+        context = _key_context(tenant, tk_id, entry.get("encryption_context"))
+        if context is None or entry.get("region") != arn.region:
             raise _bad("keys", f"entry {tk_id!r} does not match its key")
         try:
             wrapped = base64.b64decode(_text(entry.get("wrapped"), "wrapped"), validate=True)
@@ -324,3 +324,13 @@ def _bad(what: str, problem: str) -> InvalidInput:
     return InvalidInput(
         what, problem, fix="Use the bundle exactly as `byok tenant export` wrote it."
     )
+
+
+def _key_context(tenant: str, tk_id: str, raw: object) -> dict[str, str] | None:
+    """The entry's KMS context if it names this tenant and TK (and only byok's keys)."""
+    if not isinstance(raw, dict) or not all(isinstance(v, str) for v in raw.values()):
+        return None
+    try:
+        return stored_key_context(tenant, tk_id, raw)
+    except IntegrityError:
+        return None

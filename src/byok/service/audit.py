@@ -123,7 +123,9 @@ class AuditTrail:
         """Envelope audit hook: one record per KMS call and per cache purge."""
         detail: dict[str, Any] = {"key_arn": event.key_arn}
         if event.tk_id is not None:
-            detail["encryption_context"] = tenant_key_context(event.tenant, event.tk_id)
+            detail["encryption_context"] = dict(
+                event.context or tenant_key_context(event.tenant, event.tk_id)
+            )
         self.record(
             event.operation, tenant=event.tenant, outcome=event.outcome, tk_id=event.tk_id,
             kms_request_id=event.request_id, detail=detail,

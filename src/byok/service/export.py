@@ -19,7 +19,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from byok.core.arn import parse_key_arn
-from byok.core.context import tenant_key_context
 from byok.errors import IntegrityError, InvalidInput, NotFound, StateError
 from byok.portable.bundle import (
     DOCUMENTS_DIR,
@@ -79,7 +78,7 @@ def export_tenant(
     # ever deleted by offboarding).
     keys = [
         ExportedKey(k.tk_id, k.key_arn, parse_key_arn(k.key_arn).region,
-                    tenant_key_context(tenant, k.tk_id), k.wrapped)
+                    k.context, k.wrapped)
         for k in vendor.tenant_keys.list(tenant)
     ]  # fmt: skip
     raw_keys = keys_json(tenant, keys)

@@ -56,6 +56,7 @@ class EnvelopeKeyStore:
             key_config_version=self._config_version(key.tenant),
             wrapped=key.wrapped,
             created_at=datetime.fromtimestamp(key.created_at, UTC),
+            kms_context=key.context,
         )
 
 
@@ -66,4 +67,5 @@ def _wrapped(stored: StoredTenantKey) -> WrappedTenantKey:
         key_arn=stored.key_arn,
         wrapped=stored.wrapped,
         created_at=stored.created_at.timestamp(),
+        context=stored.kms_context,
     )

@@ -34,7 +34,6 @@ from datetime import timedelta
 from typing import Any
 
 from byok.aws.kms import KmsKeyWrapper
-from byok.core.context import tenant_key_context
 from byok.errors import ByokError, Conflict, KeyAccessDenied, StateError
 from byok.service.key_routing import KeyRouting
 from byok.service.offboarding import OffboardReport, offboard_tenant
@@ -243,7 +242,7 @@ class _Rewrapper:
 
     def _rewrap(self, key: StoredTenantKey) -> tuple[bytes, str]:
         source = self.routing.wrapper_for_key(key)
-        context = tenant_key_context(key.tenant, key.tk_id)
+        context = key.context  # exactly what it was wrapped under (scope, period too)
         if source.principal == self.destination.principal and self._reencrypt_works is not False:
             try:
                 result = source.rewrap(key.wrapped, context, self.destination)
@@ -269,7 +268,7 @@ class _Rewrapper:
             operation, tenant=key.tenant, tk_id=key.tk_id, kms_request_id=request_id,
             detail={"purpose": "key migration", "from_key_arn": old,
                     "to_key_arn": self.destination.key_arn, "to_version": self.target.version,
-                    "encryption_context": tenant_key_context(key.tenant, key.tk_id)},
+                    "encryption_context": key.context},
         )  # fmt: skip
 
 

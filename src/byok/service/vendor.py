@@ -24,7 +24,6 @@ from byok.aws.clients import ClientFactory
 from byok.aws.kms import KmsKeyWrapper
 from byok.core.audit_chain import AuditEvent
 from byok.core.bound_context import BoundContext
-from byok.core.context import tenant_key_context
 from byok.core.envelope import Envelope
 from byok.core.format import parse_header
 from byok.core.keycache import TenantKeyCache
@@ -328,7 +327,7 @@ class Vendor:
         """Prove decrypt access by unwrapping the current TK (the plaintext is dropped)."""
         current = self.tenant_keys.current(tenant)
         if current is not None:
-            context = tenant_key_context(tenant, current.tk_id)
+            context = current.context
             unwrapped = self.routing.reader(tenant, wrapper).unwrap(current.wrapped, context)
             self.audit_kms(tenant, "kms:Decrypt", unwrapped.request_id, "key monitor")
 

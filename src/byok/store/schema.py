@@ -248,6 +248,9 @@ class TenantKeyRow(Base):
     retired: Mapped[bool] = mapped_column(Boolean, default=False)
     # 0: wrapped by the customer's CMK only; 1: also sealed under the tenant's vendor key.
     seal: Mapped[int] = mapped_column(SmallInteger, default=0, server_default=text("0"))
+    # The exact KMS encryption context it was wrapped under (tenant, TK, scope, period);
+    # NULL for TKs made before it was recorded: their context is {byok:tenant, byok:tk}.
+    kms_context: Mapped[dict[str, str] | None] = mapped_column(JSON, nullable=True)
 
 
 class DocumentRow(Base):

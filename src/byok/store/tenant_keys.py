@@ -19,7 +19,7 @@ move to a new CMK knows what to re-wrap) and a document counter that
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -27,6 +27,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from byok.core.composite import SEAL_VERSION, seal_wrapped, unseal_wrapped
+from byok.core.context import stored_key_context
 from byok.core.raw_keys import VendorKey
 from byok.core.tenant_config import validate_tenant_id
 from byok.errors import Conflict, InvalidInput, NotFound, StateError
@@ -52,6 +53,8 @@ class StoredTenantKey:
         retired: True once rotated out (still used to read old documents).
         stored: the bytes as stored (sealed, or the KMS ciphertext for an unsealed row).
         seal: 1 when sealed under the tenant's vendor key, 0 when not.
+        kms_context: the exact KMS context it was wrapped under (None: made before it was
+            recorded; :attr:`context` then gives ``{byok:tenant, byok:tk}``).
     """
 
     tenant: str
@@ -64,6 +67,16 @@ class StoredTenantKey:
     retired: bool
     stored: bytes = field(repr=False, default=b"")
     seal: int = 0
+    kms_context: Mapping[str, str] | None = None
+
+    @property
+    def context(self) -> dict[str, str]:
+        """The KMS context to unwrap it with: exactly the one it was wrapped under.
+
+        Raises:
+            IntegrityError: the recorded context names another tenant or TK (tampered row).
+        """
+        return stored_key_context(self.tenant, self.tk_id, self.kms_context)
 
     @classmethod
     def of(cls, row: TenantKeyRow, wrapped: bytes | None = None) -> StoredTenantKey:
@@ -71,7 +84,7 @@ class StoredTenantKey:
         return cls(
             row.tenant_id, row.tk_id, row.key_arn, row.key_config_version,
             row.wrapped if wrapped is None else wrapped, row.created_at,
-            row.documents_encrypted, row.retired, row.wrapped, row.seal or 0,
+            row.documents_encrypted, row.retired, row.wrapped, row.seal or 0, row.kms_context,
         )  # fmt: skip
 
 
@@ -183,6 +196,7 @@ class SqlTenantKeyStore:
         wrapped: bytes,
         created_at: datetime | None = None,
         retire_others: bool = False,
+        kms_context: Mapping[str, str] | None = None,
     ) -> StoredTenantKey:
         """Store a new wrapped TK; it becomes the tenant's current one.
 
@@ -194,6 +208,8 @@ class SqlTenantKeyStore:
             wrapped: the ciphertext blob.
             created_at: when it was made (default: the store's clock).
             retire_others: retire the tenant's other TKs in the same transaction.
+            kms_context: the exact KMS context ``wrapped`` was made under (None: the legacy
+                ``{byok:tenant, byok:tk}``); it must name this tenant and TK.
 
         Returns:
             The stored TK.
@@ -207,11 +223,13 @@ class SqlTenantKeyStore:
             raise InvalidInput("tk_id", "must be 1 to 256 characters", tenant=tenant)
         if not wrapped:
             raise InvalidInput("wrapped", "is empty", tenant=tenant)
+        if kms_context is not None:
+            kms_context = stored_key_context(tenant, tk_id, kms_context)
         stored, seal = self.seal(tenant, tk_id, wrapped)
         row = TenantKeyRow(
             tenant_id=tenant, tk_id=tk_id, key_arn=key_arn, key_config_version=key_config_version,
             wrapped=stored, created_at=created_at or self.store.clock(),
-            documents_encrypted=0, retired=False, seal=seal,
+            documents_encrypted=0, retired=False, seal=seal, kms_context=kms_context,
         )  # fmt: skip
         try:
             with self.store.write() as session:
