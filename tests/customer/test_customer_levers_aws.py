@@ -9,15 +9,21 @@ policy's Deny still wins).
 
 from __future__ import annotations
 
+import calendar
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 from customer_world import Vendor, setup_for, vendor_kms
 
+from byok.aws.kms import KmsKeyWrapper
+from byok.core.envelope import Envelope
 from byok.core.policy.templates import AccessLevers
+from byok.core.tenant_config import TenantKeyConfig
+from byok.core.tenant_keys import MemoryTenantKeyStore
 from byok.customer.aws import CustomerAws
 from byok.customer.setup import run_setup
+from byok.errors import CustomerAccessError
 
 pytestmark = pytest.mark.localaws
 
@@ -82,3 +88,47 @@ def test_require_context_refuses_a_use_without_the_keys_but_not_the_audit_anchor
     assert not _allowed(kms, key, context)
     anchor = {"byok:tenant": "acme", "byok:audit-seq": "7", "byok:audit-head": "ab" * 32}
     kms.encrypt(KeyId=key, Plaintext=b"byok-audit-anchor-v1", EncryptionContext=anchor)
+
+
+def test_deny_period_refuses_that_months_tenant_key_and_not_the_next(
+    local_aws: Any, vendor: Vendor, account: str, aws: CustomerAws
+) -> None:
+    """Real tenant keys (one per month); then the customer denies November in its key policy:
+    its KMS refuses November's documents, December's keep being read and written."""
+    result = run_setup(aws, vendor.identity, setup_for(account, "direct"))
+    store, clock = MemoryTenantKeyStore(), _Clock(calendar.timegm((2026, 11, 15, 0, 0, 0)))
+    wrapper = KmsKeyWrapper(
+        TenantKeyConfig("acme", "direct", result.key_arn),
+        vendor_kms(local_aws, vendor, result.handover),
+    )
+    writer = Envelope(store, clock=clock)
+    november = writer.encrypt("acme", wrapper, "nov", b"old")
+    clock.now = calendar.timegm((2026, 12, 1, 0, 0, 0))
+    december = writer.encrypt("acme", wrapper, "dec", b"kept")
+
+    levers = AccessLevers(deny_periods=("2026-11",))
+    run_setup(aws, vendor.identity, setup_for(account, "direct", levers=levers))
+    reader = Envelope(store, clock=clock)  # a fresh process: nothing cached
+    with pytest.raises(CustomerAccessError):
+        reader.decrypt("acme", wrapper, "nov", november)
+    reader = Envelope(store, clock=clock)  # the refusal purged the tenant's cache
+    assert reader.decrypt("acme", wrapper, "dec", december) == b"kept"
+    assert (
+        reader.decrypt("acme", wrapper, "dec2", reader.encrypt("acme", wrapper, "dec2", b"new"))
+        == b"new"
+    )
+    refused = [
+        e for e in local_aws.lookup_events(account, resource_name=result.key_arn)
+        if e["eventName"] == "Decrypt" and e.get("errorCode")
+    ]  # fmt: skip
+    assert [e["requestParameters"]["encryptionContext"]["byok:period"] for e in refused] == [
+        "2026-11"
+    ]  # the refusal is in the customer's CloudTrail, naming the period
+
+
+class _Clock:
+    def __init__(self, now: float) -> None:
+        self.now = float(now)
+
+    def __call__(self) -> float:
+        return self.now
