@@ -101,6 +101,13 @@ def offboard_tenant(
         detail={"tk_ids": list(shred.tk_ids), "key_arns": list(shred.key_arns),
                 "vendor_key_destroyed": destroyed},
     )  # fmt: skip
+    # Ask the customer, through its webhook if it has one, to take the key back (background,
+    # never fails the offboarding): until it does, the key still grants the vendor.
+    vendor.notifier.notify(
+        tenant, "tenant:offboarded",
+        {"key_arns": list(shred.key_arns), "customer_action": customer_action(shred.key_arns),
+         "still_decryptable": STILL_DECRYPTABLE},
+    )  # fmt: skip
     rows, blobs = _delete_documents(vendor, tenant, progress)
     blobs += _delete_orphans(vendor, tenant)
     event = vendor.audit.record(
@@ -130,7 +137,7 @@ STILL_DECRYPTABLE = (
 
 
 def customer_action(key_arns: tuple[str, ...]) -> str:
-    """What the report asks the customer to do (there is no notification webhook yet)."""
+    """What the report (and the tenant's webhook, if configured) asks the customer to do."""
     keys = ", ".join(key_arns) or "the key it configured"
     return (
         f"Ask the customer to disable or schedule deletion of {keys} (or at least remove the "
