@@ -40,9 +40,9 @@ from byok.core.setup_checks import (
     Severity,
     key_user_findings,
     outsider_findings,
-    static_findings,
     trust_findings,
 )
+from byok.core.static_findings import static_findings
 from byok.core.tenant_config import MODES, validate_external_id, validate_tenant_id
 from byok.errors import InvalidInput
 
