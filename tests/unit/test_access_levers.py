@@ -145,3 +145,20 @@ def test_strict_levers_cannot_be_sidestepped_and_the_vendor_still_works(mode: Ac
     codes = {f.code for f in report.findings}
     assert "access-levers" in codes
     assert "levers-can-be-sidestepped" not in codes and "vendor-cannot-use-key" not in codes
+
+
+def test_the_cli_says_which_levers_this_version_cannot_honour_yet() -> None:
+    from typer.testing import CliRunner
+
+    from byok.cli.main import app
+    from byok.core.policy.templates.levers import NOT_YET_ENFORCED
+
+    base = ["customer", "policy", "--mode", "direct", "--vendor-account", V, "--tenant",
+            "acme", "--key-arn", KEY, "--document", "key-policy-statements.json"]  # fmt: skip
+    quiet = CliRunner().invoke(app, [*base, "--deny-period", "2026-10"])
+    assert quiet.exit_code == 0 and "NOTE" not in quiet.output and "WARNING" not in quiet.output
+    loud = CliRunner().invoke(app, [*base, "--deny-reason", "vendor-support", "--require-context"])
+    assert loud.exit_code == 0
+    flat = " ".join(loud.output.split())
+    assert " ".join(NOT_YET_ENFORCED["reason"].split()) in flat
+    assert " ".join(NOT_YET_ENFORCED["strict"].split()) in flat

@@ -150,9 +150,15 @@ def customer_setup(
     ),
 ) -> CustomerSetup:
     from byok.core.policy.templates import UNCONDITIONED_WARNING, AccessLevers, CustomerSetup
+    from byok.core.policy.templates.levers import NOT_YET_ENFORCED
 
     if unconditioned:
         err_console.print(UNCONDITIONED_WARNING)
+    for given, note in zip(levers[:3], ("scope", None, "reason"), strict=True):
+        if given and note:
+            err_console.print(NOT_YET_ENFORCED[note])
+    if levers[3]:
+        err_console.print(NOT_YET_ENFORCED["strict"])
     return CustomerSetup(
         tenant=tenant,
         mode=mode,  # type: ignore[arg-type]  # CustomerSetup validates it (InvalidInput)

@@ -37,6 +37,7 @@ from byok.core.context import (
 from byok.errors import InvalidInput
 
 __all__ = [
+    "NOT_YET_ENFORCED",
     "AccessLevers",
     "lever_sids",
     "lever_statements",
@@ -57,6 +58,26 @@ _SIDS: Final = {
     "strict-scope": "Deny {who} any use without a scope",
     "strict-period": "Deny {who} any use without a period",
     "strict-reason": "Deny {who} any use without an access reason",
+}
+
+
+#: Printed when a lever that this version of byok cannot honour yet is asked for (issue 16 is
+#: in progress: docs/SECURITY.md#scoped-tenant-keys-what-is-enforced-now).
+NOT_YET_ENFORCED: Final = {
+    "reason": (
+        "NOTE: this version of the vendor's byok does not yet state an access reason "
+        "(byok:reason) in its KMS calls, so --deny-reason refuses nothing today; it takes "
+        "effect when the vendor's byok states reasons."
+    ),
+    "scope": (
+        "NOTE: every tenant key is in scope 'default' in this version of byok, so "
+        "--deny-scope default refuses all new tenant keys and other scope names refuse nothing."
+    ),
+    "strict": (
+        "WARNING: --require-context refuses every use whose context lacks byok:scope, "
+        "byok:period or byok:reason; this version of byok states no reason and older tenant "
+        "keys have no scope or period, so the vendor can use NONE of your data with it today."
+    ),
 }
 
 
