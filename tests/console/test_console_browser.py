@@ -309,4 +309,5 @@ def test_the_operator_sees_tenants_monitor_and_refusals(story: Story) -> None:
     assert "acme" in tenants and "globex" in tenants
     assert "KeyDisabled" in page.inner_text("#refusals-h ~ table")
     assert "2 tenants probed" in page.inner_text("#monitor-h + p")
+    assert "No configuration is waiting for approval" in page.inner_text("#approvals-h + p")
     tab.shot("10-operator")

@@ -14,6 +14,7 @@ import pytest
 
 from byok.errors import ApprovalRequired, Conflict, StateError
 from byok.service.onboarding import OPERATOR, TENANT_ADMIN, Principal
+from byok.service.overview import operator_overview
 from byok.store.bindings import tenant_resources
 from byok.store.schema import TenantState
 from support.world import CustomerAccount, World, new_customer
@@ -183,7 +184,13 @@ def test_rerooting_to_another_account_needs_a_second_principal(
         vendor.approve("acme", version, Principal("token:stolen", OPERATOR))
     with pytest.raises(ApprovalRequired):  # a tenant-admin may not approve by default
         vendor.approve("acme", version, Principal("token:other-admin", TENANT_ADMIN))
+    # The operator's view lists it as waiting (console operator page: "Approvals waiting").
+    waiting = operator_overview(vendor, None).approvals
+    assert [(c.config.tenant, c.version, c.submitted_by) for c in waiting] == [
+        ("acme", version, "token:stolen")
+    ]
     vendor.approve("acme", version, Principal("token:operator", OPERATOR))
+    assert operator_overview(vendor, None).approvals == []
     assert vendor.activate("acme", version, stolen).state == TenantState.ACTIVE
     events = [(e.event.operation, e.event.outcome) for e in vendor.audit.events("acme")]
     assert ("tenant:activate", "ApprovalRequired") in events

@@ -15,11 +15,12 @@ from dataclasses import dataclass
 
 import byok.errors
 from byok.service.monitor import KeyMonitor, SweepResult
+from byok.service.onboarding import needs_approval
 from byok.service.vendor import Vendor
 from byok.store.audit import ChainedEvent
 from byok.store.lifecycle import migration_counts
 from byok.store.overview import Usage, document_usage, latest_events
-from byok.store.schema import TenantState
+from byok.store.schema import KeyConfigState, TenantState
 from byok.store.tenants import StoredKeyConfig, Tenant
 
 __all__ = [
@@ -72,6 +73,7 @@ class OperatorOverview:
     monitor_interval_s: float | None
     last_sweep: SweepResult | None
     refusals: Sequence[ChainedEvent]
+    approvals: Sequence[StoredKeyConfig] = ()
 
 
 def unavailable_fix(state_detail: str | None) -> str | None:
@@ -133,11 +135,26 @@ def operator_overview(
         An :class:`OperatorOverview`; tenants are grouped by state in lifecycle order.
     """
     by_state: dict[str, list[Tenant]] = {state.value: [] for state in TenantState}
-    for tenant in vendor.tenants.list():
+    tenants = vendor.tenants.list()
+    for tenant in tenants:
         by_state[tenant.state.value].append(tenant)
     return OperatorOverview(
         by_state=by_state,
         monitor_interval_s=monitor.interval_s if monitor is not None else None,
         last_sweep=monitor.last if monitor is not None else None,
         refusals=latest_events(vendor.store, refused_only=True, limit=refusals),
+        approvals=[c for t in tenants for c in awaiting_approval(vendor, t.id)],
     )
+
+
+def awaiting_approval(vendor: Vendor, tenant: str) -> list[StoredKeyConfig]:
+    """The tenant's verified configurations that move it to another AWS account (re-rooting)
+    and still need a second principal's approval before they can be activated."""
+    active = vendor.tenants.active_config(tenant)
+    return [
+        stored
+        for stored in vendor.tenants.configs(tenant)
+        if stored.state == KeyConfigState.VERIFIED
+        and needs_approval(active, stored)
+        and (stored.approved_by is None or stored.approved_by == stored.submitted_by)
+    ]
