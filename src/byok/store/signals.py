@@ -23,24 +23,9 @@ time) on the listener thread, in id order; it must be quick (drop a cache entry)
 not raise (an exception is logged and the next subscriber still runs). The publishing
 process's own subscribers are called too, so a single node behaves the same as a cluster.
 
-How delivery works (and why nothing is lost):
-
-* :func:`publish` inserts a ``signals`` row in the caller's session: a rolled-back change
-  leaves no signal, a committed change always has one.
-* PostgreSQL: the same transaction runs ``pg_notify('byok_signals', kind)``, which PostgreSQL
-  delivers only on commit. The listener thread holds its own connection with ``LISTEN
-  byok_signals`` (psycopg 3) and wakes at once; a NOTIFY is only a wake-up, the rows are
-  always read back from the table.
-* Catch-up: every ``catch_up_s`` (and on every wake-up) the listener reads the rows after the
-  last one it saw, so a NOTIFY missed while the listening connection was down is recovered
-  from the table. SQLite has no NOTIFY: the same catch-up simply runs every ``poll_s``
-  (a primary-key range read; commits in the same process wake it at once).
-* Ids are not committed in id order on PostgreSQL (transaction A takes id 10, B takes 11, B
-  commits first). An id below the highest seen that has not appeared yet is a *gap*: it is
-  re-read until it appears or ``GAP_WAIT_S`` has passed (a rolled-back insert never
-  appears), so a slow transaction's signal is still delivered.
-* A (re)started bus starts from the current highest id: a new process has empty caches and
-  nothing to invalidate. Rows older than ``RETENTION`` are pruned by any listener.
+How delivery works and why nothing is lost (NOTIFY only wakes, the rows are read back; gaps
+in the ids are re-read; retention): docs/ARCHITECTURE.md#the-cluster-signal. The table row,
+the kinds and :class:`Signal` are in :mod:`byok.store.signal_records`.
 
 The revocation bound never depends on this module: caches still expire by their TTL, so a
 node whose listener is stopped refuses within the bound anyway (only later).
@@ -48,7 +33,6 @@ node whose listener is stopped refuses within the bound anyway (only later).
 
 from __future__ import annotations
 
-import enum
 import logging
 import os
 import secrets
@@ -57,15 +41,14 @@ import threading
 import time
 from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import String, delete, event, func, select, text
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy import delete, event, func, select, text
+from sqlalchemy.orm import Session
 
 from byok.errors import InvalidInput
-from byok.store.schema import BIG_ID, TENANT_ID, Base, UtcDateTime
+from byok.store.signal_records import Signal, SignalKind, SignalRow, signal_of
 
 if TYPE_CHECKING:
     from byok.store.database import Store
@@ -93,41 +76,6 @@ _BATCH = 500
 _MAX_GAPS = 10_000
 _PRUNE_EVERY_S = 600.0
 _RECONNECT_S = 0.5
-
-
-class SignalKind(enum.StrEnum):
-    """What changed (``subject`` says which one, when the kind needs it)."""
-
-    TOKEN_REVOKED = "token-revoked"  # noqa: S105 - a kind name; subject: the token id
-    TENANT_KEYS_PURGED = "tenant-keys-purged"  # drop every cached TK of the tenant
-    TENANT_STATE = "tenant-state"  # subject: the new state
-    TENANT_OFFBOARDED = "tenant-offboarded"
-
-
-class SignalRow(Base):
-    """One published signal (append-only; pruned after :data:`RETENTION`)."""
-
-    __tablename__ = "signals"
-    __table_args__ = ({"sqlite_autoincrement": True},)
-
-    id: Mapped[int] = mapped_column(BIG_ID, primary_key=True, autoincrement=True)
-    kind: Mapped[str] = mapped_column(String(32))
-    tenant: Mapped[str | None] = mapped_column(TENANT_ID, nullable=True)
-    subject: Mapped[str | None] = mapped_column(String(256), nullable=True)
-    origin: Mapped[str] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
-
-
-@dataclass(frozen=True, slots=True)
-class Signal:
-    """A delivered signal: ``origin`` is the publishing node (see :attr:`SignalBus.node`)."""
-
-    id: int
-    kind: str
-    tenant: str | None
-    subject: str | None
-    origin: str
-    created_at: datetime
 
 
 Callback = Callable[[Signal], None]
@@ -336,7 +284,7 @@ class SignalBus:
                 else:
                     self._note_gaps(self._high, row.id, now)
                     self._high = row.id
-                yield _signal_of(row)
+                yield signal_of(row)
             if len(rows) < _BATCH:
                 return
             floor = rows[-1].id
@@ -426,14 +374,3 @@ def _listening_connection(store: Store) -> Iterator[Any]:
         yield connection
     finally:
         connection.close()
-
-
-def _signal_of(row: SignalRow) -> Signal:
-    return Signal(
-        id=row.id,
-        kind=row.kind,
-        tenant=row.tenant,
-        subject=row.subject,
-        origin=row.origin,
-        created_at=row.created_at,
-    )
