@@ -16,9 +16,10 @@ Customer guide, sections 1 to 3, as one command run with the customer's own cred
    statements kept, byok's own replaced) and the administrators added; ``kms:PutKeyPolicy``
    unless equal. Last, because KMS refuses a policy naming a role that does not exist yet.
 
-Every read is made also in a dry run; writes only outside one (:class:`~byok.customer.plan.
-Plan`). The documents come from :mod:`byok.core.policy.templates`, so they are exactly what
-``byok customer policy`` prints.
+Steps 1 to 3 are :mod:`byok.customer.setup_key`, 4 and 5 :mod:`byok.customer.setup_role`,
+6 is here. Every read is made also in a dry run; writes only outside one
+(:class:`~byok.customer.plan.Plan`). The documents come from
+:mod:`byok.core.policy.templates`, so they are exactly what ``byok customer policy`` prints.
 """
 
 from __future__ import annotations
@@ -26,29 +27,30 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any, Final
 
 from byok.core.policy.templates import (
     SID_ADMINS,
     CustomerSetup,
     VendorIdentity,
-    client_trust_policy,
     handover_config,
     merge_key_policy,
     render_json,
 )
-from byok.core.policy.templates.policies import (
-    admin_statement,
-    key_policy_document,
-    literal_values,
-    permissions_policy_document,
-    root_statement,
-)
+from byok.core.policy.templates.policies import admin_statement, literal_values
 from byok.customer.aws import CustomerAws
 from byok.customer.plan import Change, Plan, PlannedCall, SetupResult, same_document
-from byok.errors import ConfigurationError, InvalidInput, KeyDisabled, KeyPendingDeletion
-from byok.errors import KeyUnsuitable as _Unsuitable
+from byok.customer.setup_key import (
+    ANY_VENDOR,
+    NEW_KEY_ARN,
+    SetupKey,
+    ensure_alias,
+    ensure_key,
+    ensure_rotation,
+)
+from byok.customer.setup_role import PERMISSIONS_POLICY_NAME, ensure_permissions, ensure_role
+from byok.errors import ConfigurationError, InvalidInput
 
 __all__ = [
     "NEW_KEY_ARN",
@@ -60,26 +62,7 @@ __all__ = [
     "run_setup",
 ]
 
-PERMISSIONS_POLICY_NAME: Final = "byok-use-tenant-key"
-TENANT_TAG: Final = "byok:tenant"
-#: Placeholders a dry run prints where the ARN / id of a key not yet created belongs.
-NEW_KEY_ARN: Final = "<ARN of the new key>"
-NEW_KEY_ID: Final = "<id of the new key>"
-_ROLE_SESSION_S: Final = 3600  # chained role sessions last at most one hour anyway
 _POLICY_RETRIES: Final = 6  # IAM is eventually consistent: a new role may be unknown to KMS
-# literal_values() needs a vendor; the root and administrator statements do not name it.
-_ANY_VENDOR: Final = VendorIdentity("000000000000")
-# CreateKey's default usage; AWS always reports it, moto omits it for keys made without it.
-_DEFAULT_USAGE: Final = "ENCRYPT_DECRYPT"
-
-
-@dataclass(frozen=True)
-class _Key:
-    arn: str | None  # None: a dry run that would create it
-    key_id: str | None
-    created: bool
-    alias_target: str | None  # key id the alias names now, None if the alias is free
-    policy: Mapping[str, Any] | None = None  # the policy a new key is created with
 
 
 def run_setup(
@@ -118,15 +101,15 @@ def run_setup(
             fix="Use credentials of the account that owns the key.",
         )
     plan = Plan(aws, dry_run=dry_run)
-    key = _ensure_key(plan, setup)
+    key = ensure_key(plan, setup)
     if key.arn is not None:
         setup = replace(setup, key_arn=key.arn, region=None)
-    _ensure_alias(plan, setup, key)
-    _ensure_rotation(plan, setup, key)
+    ensure_alias(plan, setup, key)
+    ensure_rotation(plan, setup, key)
     role_created = False
     if setup.mode == "assume-role":
-        role_created = _ensure_role(plan, vendor, setup)
-        _ensure_permissions(plan, vendor, setup, role_created)
+        role_created = ensure_role(plan, vendor, setup)
+        ensure_permissions(plan, vendor, setup, role_created)
     _ensure_key_policy(plan, vendor, setup, key, sleep if role_created else None)
     result = _result(plan, setup, key, account)
     made = {op: n - before.get(op, 0) for op, n in aws.counts().items()}
@@ -166,208 +149,15 @@ def _with_admins(statements: list[Any], setup: CustomerSetup) -> list[Any]:
             merged = current + [a for a in setup.admins if a not in current]
             statements[index] = {**statement, "Principal": {"AWS": merged}}
             return statements
-    values = replace(literal_values(_ANY_VENDOR, setup), admins=list(setup.admins))
+    values = replace(literal_values(ANY_VENDOR, setup), admins=list(setup.admins))
     return [*statements, admin_statement(values)]
-
-
-def _ensure_key(plan: Plan, setup: CustomerSetup) -> _Key:
-    region = setup.key_region
-    if setup.key_arn is not None:
-        meta = plan.read("kms", "DescribeKey", region=region, KeyId=setup.key_arn)
-        _check_suitable(meta["KeyMetadata"], setup)
-        target = _alias_target(plan, setup)
-        plan.record("key", "no change", f"adopted the existing key {setup.key_arn}")
-        return _Key(meta["KeyMetadata"]["Arn"], meta["KeyMetadata"]["KeyId"], False, target)
-    found = plan.read(
-        "kms", "DescribeKey", region=region, KeyId=setup.alias, missing=("NotFoundException",)
-    )
-    if found is not None:
-        meta = found["KeyMetadata"]
-        _check_suitable(meta, setup)
-        plan.record("key", "no change", f"{setup.alias} already names key {meta['Arn']}")
-        return _Key(meta["Arn"], meta["KeyId"], False, meta["KeyId"])
-    values = literal_values(_ANY_VENDOR, setup)
-    statements = [root_statement(values)] + ([admin_statement(values)] if setup.admins else [])
-    policy = key_policy_document(statements)
-    call, answer = plan.write(
-        "kms",
-        "CreateKey",
-        region=region,
-        Policy=render_json(policy),
-        Description=setup.key_description,
-        KeySpec="SYMMETRIC_DEFAULT",
-        KeyUsage="ENCRYPT_DECRYPT",
-        Origin="AWS_KMS",
-        MultiRegion=False,
-        Tags=[{"TagKey": TENANT_TAG, "TagValue": setup.tenant}],
-    )
-    if answer is None:
-        plan.record("key", "create", f"symmetric ENCRYPT_DECRYPT key in {region}", call)
-        return _Key(None, None, True, None, policy)
-    meta = answer["KeyMetadata"]
-    plan.record("key", "create", f"symmetric ENCRYPT_DECRYPT key {meta['Arn']}", call)
-    return _Key(str(meta["Arn"]), str(meta["KeyId"]), True, None, policy)
-
-
-def _alias_target(plan: Plan, setup: CustomerSetup) -> str | None:
-    found = plan.read(
-        "kms",
-        "DescribeKey",
-        region=setup.key_region,
-        KeyId=setup.alias,
-        missing=("NotFoundException",),
-    )
-    return None if found is None else str(found["KeyMetadata"]["KeyId"])
-
-
-def _check_suitable(meta: Mapping[str, Any], setup: CustomerSetup) -> None:
-    arn, state = meta.get("Arn"), meta.get("KeyState")
-    where = {"tenant": setup.tenant, "operation": "kms:DescribeKey"}
-    if state in ("PendingDeletion", "PendingReplicaDeletion"):
-        raise KeyPendingDeletion(
-            f"key {arn} is scheduled for deletion",
-            **where,
-            fix="Cancel the deletion (kms:CancelKeyDeletion), enable the "
-            "key, and run again; or use another key.",
-        )
-    if state == "Disabled":
-        raise KeyDisabled(
-            f"key {arn} is disabled",
-            **where,
-            fix="Enable it (kms:EnableKey) and run again, or use another key.",
-        )
-    spec = meta.get("KeySpec") or meta.get("CustomerMasterKeySpec")
-    usage = meta.get("KeyUsage") or _DEFAULT_USAGE
-    problems = [
-        f"{name} is {value}"
-        for name, value, wanted in (
-            ("KeySpec", spec, "SYMMETRIC_DEFAULT"),
-            ("KeyUsage", usage, "ENCRYPT_DECRYPT"),
-            ("KeyManager", meta.get("KeyManager"), "CUSTOMER"),
-            ("KeyState", state, "Enabled"),
-        )
-        if value != wanted
-    ]
-    if problems:
-        raise _Unsuitable(
-            f"key {arn} cannot be used: {', '.join(problems)}",
-            **where,
-            fix="Use (or let setup create) a customer managed symmetric ENCRYPT_DECRYPT key.",
-        )
-
-
-def _ensure_alias(plan: Plan, setup: CustomerSetup, key: _Key) -> None:
-    if key.alias_target is not None and key.alias_target == key.key_id:
-        plan.record("alias", "no change", f"{setup.alias} names the key")
-        return
-    if key.alias_target is not None:
-        raise ConfigurationError(
-            f"{setup.alias} already names another key ({key.alias_target})",
-            tenant=setup.tenant,
-            operation="kms:CreateAlias",
-            fix="Give another --alias, or adopt that key with --key-arn.",
-        )
-    call, _ = plan.write(
-        "kms",
-        "CreateAlias",
-        region=setup.key_region,
-        AliasName=setup.alias,
-        TargetKeyId=key.key_id or NEW_KEY_ID,
-    )
-    plan.record("alias", "create", f"{setup.alias} -> the key", call)
-
-
-def _ensure_rotation(plan: Plan, setup: CustomerSetup, key: _Key) -> None:
-    if key.arn is not None and not key.created:
-        status = plan.read("kms", "GetKeyRotationStatus", region=setup.key_region, KeyId=key.arn)
-        if status.get("KeyRotationEnabled"):
-            plan.record("key rotation", "no change", "automatic rotation is on")
-            return
-    call, _ = plan.write(
-        "kms", "EnableKeyRotation", region=setup.key_region, KeyId=key.arn or NEW_KEY_ARN
-    )
-    plan.record("key rotation", "update", "automatic rotation switched on", call)
-
-
-def _ensure_role(plan: Plan, vendor: VendorIdentity, setup: CustomerSetup) -> bool:
-    name = setup.client_role_name
-    trust = client_trust_policy(vendor, setup)
-    found = plan.read("iam", "GetRole", RoleName=name, missing=("NoSuchEntity",))
-    if found is None:
-        call, _ = plan.write(
-            "iam",
-            "CreateRole",
-            RoleName=name,
-            AssumeRolePolicyDocument=render_json(trust),
-            Description=f"byok: lets the vendor use the key of tenant {setup.tenant}",
-            MaxSessionDuration=_ROLE_SESSION_S,
-            Tags=[{"Key": TENANT_TAG, "Value": setup.tenant}],
-        )
-        plan.record(
-            "client role",
-            "create",
-            f"{setup.client_role_arn} trusting "
-            f"{vendor.role_arn('assume-role')} with the External ID",
-            call,
-        )
-        return True
-    if same_document(found["Role"].get("AssumeRolePolicyDocument"), trust):
-        plan.record("client role", "no change", "trust policy is as required")
-        return False
-    call, _ = plan.write(
-        "iam", "UpdateAssumeRolePolicy", RoleName=name, PolicyDocument=render_json(trust)
-    )
-    plan.record(
-        "client role",
-        "update",
-        "trust policy replaced: only the vendor's document-storage role, only with the External ID",
-        call,
-    )
-    return False
-
-
-def _ensure_permissions(
-    plan: Plan, vendor: VendorIdentity, setup: CustomerSetup, role_created: bool
-) -> None:
-    values = literal_values(vendor, setup)
-    if setup.key_arn is None:
-        values = replace(values, key_resource=NEW_KEY_ARN)
-    desired = permissions_policy_document(values, hardening=setup.hardening)
-    name = setup.client_role_name
-    found = (
-        None
-        if role_created
-        else plan.read(
-            "iam",
-            "GetRolePolicy",
-            RoleName=name,
-            PolicyName=PERMISSIONS_POLICY_NAME,
-            missing=("NoSuchEntity",),
-        )
-    )
-    if found is not None and same_document(found.get("PolicyDocument"), desired):
-        plan.record("permissions policy", "no change", f"{PERMISSIONS_POLICY_NAME} is as required")
-        return
-    call, _ = plan.write(
-        "iam",
-        "PutRolePolicy",
-        RoleName=name,
-        PolicyName=PERMISSIONS_POLICY_NAME,
-        PolicyDocument=render_json(desired),
-    )
-    plan.record(
-        "permissions policy",
-        "create" if found is None else "update",
-        f"{PERMISSIONS_POLICY_NAME}: the five actions on exactly this key",
-        call,
-    )
 
 
 def _ensure_key_policy(
     plan: Plan,
     vendor: VendorIdentity,
     setup: CustomerSetup,
-    key: _Key,
+    key: SetupKey,
     sleep: Callable[[float], None] | None,
 ) -> None:
     if key.arn is None:
@@ -413,7 +203,7 @@ def _put_key_policy(
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _result(plan: Plan, setup: CustomerSetup, key: _Key, account: str) -> SetupResult:
+def _result(plan: Plan, setup: CustomerSetup, key: SetupKey, account: str) -> SetupResult:
     if key.arn is not None:
         handover = handover_config(setup, key.arn)
     else:
