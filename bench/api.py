@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import selectors
 import subprocess
 import sys
 import tempfile
@@ -39,42 +38,15 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _api_server import TENANT, body_of, serve
+from _children import LOCAL_AWS, running, stop_child, without_aws_env
 from _results import merge
 
 ROOT = Path(__file__).resolve().parent
 SCRIPT = ROOT / "wrk" / "documents.lua"
 ENSURE_WRK = ROOT.parent / "scripts" / "ensure-wrk.sh"
 FILLER_BYTES = 4096 - 64
-_START_TIMEOUT_S = 120.0
 TARGETS = (("framework ceiling (no I/O)", "/null"), ("plain files (fsync)", "/plain"))
 BYOK_PREFIX = f"/v1/tenants/{TENANT}/documents"
-
-
-def _start(command: list[str], *, env: dict[str, str] | None = None) -> tuple[Any, str]:
-    """Start a child that prints one line when ready; return it and that line."""
-    log = tempfile.TemporaryFile()  # noqa: SIM115 - the child's stderr until it exits
-    child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log,
-                             stdin=subprocess.DEVNULL, env=env)  # fmt: skip
-    assert child.stdout is not None
-    with selectors.DefaultSelector() as selector:
-        selector.register(child.stdout, selectors.EVENT_READ)
-        ready = selector.select(_START_TIMEOUT_S)
-    line = child.stdout.readline().decode().strip() if ready else ""
-    if not line:
-        child.kill()
-        child.wait()
-        log.seek(0)
-        raise SystemExit(f"{command[1:3]} did not start: {log.read().decode()[-3000:]}")
-    return child, line
-
-
-def _stop(child: Any) -> None:
-    child.terminate()
-    try:
-        child.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        child.kill()
-        child.wait()
 
 
 class Load:
@@ -150,7 +122,7 @@ def _workers(load: Load, server: dict[str, Any], args: argparse.Namespace) -> di
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")} | server["env"]
+    env = without_aws_env() | server["env"]
     command = [str(Path(sys.executable).with_name("byok")), "serve", "--port", str(port),
                "--workers", str(args.workers), "--no-monitor"]  # fmt: skip
     child = subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL,
@@ -161,7 +133,7 @@ def _workers(load: Load, server: dict[str, Any], args: argparse.Namespace) -> di
         many = Load(url, load.token, load.work, args)
         return _measure(many, f"byok-{args.workers}-workers API", BYOK_PREFIX, args)
     finally:
-        _stop(child)
+        stop_child(child)
 
 
 def _wait_ready(url: str, seconds: float = 60.0) -> None:
@@ -190,25 +162,18 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
         work = Path(home) / "load"
         work.mkdir()
         (work / "filler").write_bytes(os.urandom(FILLER_BYTES))
-        aws, endpoint = _start([sys.executable, "-m", "byok.localaws", "--port", "0"])
-        try:
-            env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        with running([sys.executable, *LOCAL_AWS]) as endpoint:
             command = [sys.executable, __file__, "serve", "--aws", endpoint,
                        "--home", home, "--filler", str(work / "filler")]  # fmt: skip
             if args.database:
                 command += ["--database", args.database]
-            server_child, line = _start(command, env=env)
-            try:
+            with running(command, env=without_aws_env()) as line:
                 server = json.loads(line)
                 load = Load(server["url"], server["token"], work, args)
                 rows = [_measure(load, label, prefix, args) for label, prefix in TARGETS]
                 rows.append(_measure(load, "byok API", BYOK_PREFIX, args))
                 if args.workers > 1:
                     rows.append(_workers(load, server, args))
-            finally:
-                _stop(server_child)
-        finally:
-            _stop(aws)
     return rows
 
 

@@ -37,7 +37,6 @@ import os
 import selectors
 import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -48,10 +47,10 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _children import LOCAL_AWS, running, without_aws_env
 from _results import merge
 
 DOCUMENT = b"v" * 4096
-_START_TIMEOUT_S = 120.0
 
 
 # -- the server (a subprocess) --------------------------------------------------------------
@@ -303,33 +302,6 @@ def _attack_process(url: str, token: str, count: int, reopen_s: float, pipe: Any
 # -- the run ---------------------------------------------------------------------------------
 
 
-def _start(command: list[str]) -> tuple[subprocess.Popen[bytes], str]:
-    log = tempfile.TemporaryFile()  # noqa: SIM115 - the child's stderr until it exits
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log,
-                             stdin=subprocess.DEVNULL, env=env)  # fmt: skip
-    assert child.stdout is not None
-    with selectors.DefaultSelector() as selector:
-        selector.register(child.stdout, selectors.EVENT_READ)
-        ready = selector.select(_START_TIMEOUT_S)
-    line = child.stdout.readline().decode().strip() if ready else ""
-    if not line:
-        child.kill()
-        child.wait()
-        log.seek(0)
-        raise SystemExit(f"{command[1:3]} did not start: {log.read().decode()[-3000:]}")
-    return child, line
-
-
-def _stop(child: subprocess.Popen[bytes]) -> None:
-    child.terminate()
-    try:
-        child.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        child.kill()
-        child.wait()
-
-
 def _empty() -> dict[str, Any]:
     return {"get_ms": [], "healthz_ms": [], "gets": 0, "seconds": 0.0, "errors": {}}
 
@@ -355,31 +327,25 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     Returns:
         The figures.
     """
-    with tempfile.TemporaryDirectory(prefix="byok-bench-hostile-") as home:
-        aws, endpoint = _start([sys.executable, "-m", "byok.localaws", "--port", "0"])
-        try:
-            server, line = _start([sys.executable, __file__, "serve", "--aws", endpoint,
-                                   "--home", home])  # fmt: skip
-            try:
-                info = json.loads(line)
-                victim = Victim(info["url"], info["tokens"]["victim"], args.clients)
-                victim.put_document()
-                victim.run(args.warmup)
-                calm, hostile = _empty(), _empty()
-                answers: Counter[int] = Counter()
-                opened = 0
-                for _ in range(args.rounds):  # alternating, so load drift hits both alike
-                    _add(calm, victim.run(args.duration))
-                    attacker = info["tokens"]["attacker"]
-                    with _attacking(info["url"], attacker, args) as outcome:
-                        time.sleep(2.0)  # every attacker connected and answered or held
-                        _add(hostile, victim.run(args.duration))
-                    answers.update(outcome["answers"])
-                    opened += outcome["opened"]
-            finally:
-                _stop(server)
-        finally:
-            _stop(aws)
+    with tempfile.TemporaryDirectory(prefix="byok-bench-hostile-") as home, \
+            running([sys.executable, *LOCAL_AWS], env=without_aws_env()) as endpoint:  # fmt: skip
+        command = [sys.executable, __file__, "serve", "--aws", endpoint, "--home", home]
+        with running(command, env=without_aws_env()) as line:
+            info = json.loads(line)
+            victim = Victim(info["url"], info["tokens"]["victim"], args.clients)
+            victim.put_document()
+            victim.run(args.warmup)
+            calm, hostile = _empty(), _empty()
+            answers: Counter[int] = Counter()
+            opened = 0
+            for _ in range(args.rounds):  # alternating, so load drift hits both alike
+                _add(calm, victim.run(args.duration))
+                attacker = info["tokens"]["attacker"]
+                with _attacking(info["url"], attacker, args) as outcome:
+                    time.sleep(2.0)  # every attacker connected and answered or held
+                    _add(hostile, victim.run(args.duration))
+                answers.update(outcome["answers"])
+                opened += outcome["opened"]
     return {
         "hostile_other_tenant_p99_ms": _p99(hostile["get_ms"]),
         "hostile_healthz_p99_ms": _p99(hostile["healthz_ms"]),
