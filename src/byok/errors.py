@@ -56,6 +56,7 @@ __all__ = [
     "StateError",
     "StorageError",
     "TransientKmsError",
+    "UseRefused",
     "mapping_for",
 ]
 
@@ -261,6 +262,42 @@ class Conflict(StorageError):
     default_fix = "Read the current state and retry the write."
 
 
+class UseRefused(ByokError):
+    """The customer's key policy refuses this *use* of its key: a scope, a period or an access
+    reason it denies (docs/SECURITY.md#customer-levers). The key itself still works for
+    everything else, so the tenant stays ACTIVE; nothing is purged but this use.
+
+    Attributes:
+        refused: what the customer's policy denies, e.g. ``{"scope": "legal"}`` or
+            ``{"reason": "vendor-support"}`` (dimension → value; at least one).
+    """
+
+    default_fix = (
+        "Nothing to fix on the vendor's side: the customer's key policy denies this. The "
+        "customer can lift it with `byok customer policy` without the --deny-* option."
+    )
+
+    def __init__(
+        self,
+        refused: dict[str, str],
+        *,
+        tenant: str | None = None,
+        operation: str | None = None,
+        fix: str | None = None,
+    ) -> None:
+        self.refused = dict(refused)
+        named = ", ".join(f"{k} {v!r}" for k, v in sorted(self.refused.items()))
+        super().__init__(
+            f"the customer's key policy refuses {named}", tenant=tenant, operation=operation,
+            fix=fix,
+        )  # fmt: skip
+
+    def to_dict(self) -> dict[str, str | None]:
+        body = super().to_dict()
+        body.update({f"refused_{k}": v for k, v in self.refused.items()})
+        return body
+
+
 class StateError(ByokError):
     """A tenant lifecycle transition that is not allowed (e.g. activating an unverified tenant)."""
 
@@ -302,6 +339,7 @@ ERROR_TABLE: dict[type[ByokError], ErrorMapping] = {
     KeyPendingDeletion: ErrorMapping(503, 14, "customer key pending deletion", "pending-deletion"),
     KeyUnsuitable: ErrorMapping(503, 15, "customer key unsuitable", "unsuitable"),
     CustomerAccessError: ErrorMapping(503, 16, "customer key unavailable", "key-unavailable"),
+    UseRefused: ErrorMapping(403, 17, "use refused by the customer's key policy", "use-refused"),
     KmsThrottled: ErrorMapping(503, 20, "KMS throttled", "throttled"),
     KmsUnavailable: ErrorMapping(503, 21, "KMS unavailable", "unavailable"),
     TransientKmsError: ErrorMapping(503, 22, "KMS trouble", "kms-trouble"),

@@ -109,4 +109,5 @@ ROUTES = (
     Route("doc:put", "PUT", "/v1/tenants/{tenant}/documents/shared/matrix.txt",
           {"content": b"matrix"}),
     Route("doc:delete", "DELETE", "/v1/tenants/{tenant}/documents/shared/never-there.txt"),
+    Route("scopes:put", "PUT", "/v1/tenants/{tenant}/scopes", {"json": {"period_unit": "month"}}),
 )  # fmt: skip

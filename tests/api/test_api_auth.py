@@ -34,6 +34,7 @@ EXPECTED: dict[str, dict[str, int]] = {
     "doc:head": {"tenant-admin": 200, "writer": 200, "reader": 200, "operator": 403},
     "doc:put": {"tenant-admin": 200, "writer": 200, "reader": 403, "operator": 403},
     "doc:delete": {"tenant-admin": 404, "writer": 404, "reader": 403, "operator": 403},
+    "scopes:put": {"tenant-admin": 403, "writer": 403, "reader": 403, "operator": 200},
 }
 
 

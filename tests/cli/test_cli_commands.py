@@ -127,6 +127,11 @@ def _tenants(walk: Walk, acme: Onboarded, tmp: Path) -> None:
     walk.text("tenant", "configure", "globex", "--mode", "direct", "--key-arn", key_arn, code=None)
     walk.text("tenant", "verify", "globex", code=None)
     walk.text("tenant", "activate", "acme")
+    shown = walk.json("tenant", "scopes", "acme", "--rule", "legal/=legal", "--period-unit", "day")
+    assert shown["scope_rules"] == [{"prefix": "legal/", "scope": "legal"}]
+    assert shown["period_unit"] == "day" and shown["refused"] == []
+    cleared = walk.text("tenant", "scopes", "acme", "--clear", "--period-unit", "month")
+    assert "keys cut by month" in cleared and "scope legal" not in cleared
 
 
 def _documents(walk: Walk, tmp: Path) -> None:
@@ -137,8 +142,8 @@ def _documents(walk: Walk, tmp: Path) -> None:
     assert walk.both("doc", "head", "acme", "a.txt")["generation"] >= 1
     assert [i["name"] for i in walk.both("doc", "ls", "acme")["items"]] == ["a.txt", "b.txt"]
     first, second = tmp / "copy1.txt", tmp / "copy2.txt"
-    walk.text("doc", "get", "acme", "a.txt", "-o", str(first))
-    got = walk.json("doc", "get", "acme", "b.txt", "-o", str(second))
+    walk.text("doc", "get", "--reason", "service", "acme", "a.txt", "-o", str(first))
+    got = walk.json("doc", "get", "--reason", "service", "acme", "b.txt", "-o", str(second))
     assert got["bytes"] == source.stat().st_size
     for copy in (first, second):
         assert copy.read_bytes() == source.read_bytes() and _private(copy)

@@ -67,7 +67,7 @@ def test_doc_get_leaves_nothing_behind_on_a_damaged_document(
     out = tmp_path / "out"
     out.mkdir()
     good = out / "good.txt"
-    run(env, "doc", "get", "acme", "small.txt", "-o", str(good))
+    run(env, "doc", "get", "--reason", "service", "acme", "small.txt", "-o", str(good))
     assert good.read_bytes() == source.read_bytes()
     assert stat.S_IMODE(good.stat().st_mode) == 0o600
 
@@ -78,17 +78,31 @@ def test_doc_get_leaves_nothing_behind_on_a_damaged_document(
     blobs[0].write_bytes(bytes(damaged))
 
     fresh = out / "fresh.txt"
-    failed = run(env, "doc", "get", "acme", "small.txt", "-o", str(fresh), code=30)
+    failed = run(
+        env, "doc", "get", "--reason", "service", "acme", "small.txt", "-o", str(fresh), code=30
+    )
     assert "integrity" in failed.output.lower()
-    run(env, "doc", "get", "acme", "small.txt", "-o", str(good), code=30)
+    run(env, "doc", "get", "--reason", "service", "acme", "small.txt", "-o", str(good), code=30)
     assert good.read_bytes() == source.read_bytes()  # the old copy is untouched
     assert sorted(p.name for p in out.iterdir()) == ["good.txt"]  # no FILE, no FILE.partial
-    as_json = run_json(env, "doc", "get", "acme", "small.txt", "-o", str(fresh), code=30)
+    as_json = run_json(
+        env, "doc", "get", "--reason", "service", "acme", "small.txt", "-o", str(fresh), code=30
+    )
     assert as_json["exit_code"] == 30 and not fresh.exists()
 
 
 def test_doc_get_json_needs_a_file(tmp_path: Path) -> None:
-    result = run({"BYOK_HOME": str(tmp_path)}, "doc", "get", "acme", "x", "--json", code=2)
+    result = run(
+        {"BYOK_HOME": str(tmp_path)},
+        "doc",
+        "get",
+        "--reason",
+        "service",
+        "acme",
+        "x",
+        "--json",
+        code=2,
+    )
     assert json.loads(result.stdout)["field"] == "json"
 
 

@@ -174,7 +174,16 @@ def test_commands_print_hostile_names_labels_and_errors_as_text(
         ["tenant", "list"],
         ["tenant", "show", "globex"],
         *(["doc", "head", "acme", name] for name in stored),
-        ["doc", "get", "acme", "x/\x1b[2J[/bold] missing", "-o", str(tmp_path / "o")],
+        [
+            "doc",
+            "get",
+            "--reason",
+            "service",
+            "acme",
+            "x/\x1b[2J[/bold] missing",
+            "-o",
+            str(tmp_path / "o"),
+        ],
     ):
         result = run(env, *args, code=None)
         assert result.exit_code in (0, 2, 40), result.output  # 2: refused name, 40: not found

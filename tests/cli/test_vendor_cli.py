@@ -52,7 +52,19 @@ def test_vendor_cli_onboards_stores_exports_and_offboards(
     source.write_bytes(b"quarterly numbers\n" * 1000)
     _run(env, "doc", "put", "acme", "reports/q3.txt", str(source))
     copy = tmp_path / "copy.txt"
-    _run(env, "doc", "get", "acme", "reports/q3.txt", "-o", str(copy))
+    _run(
+        env,
+        "doc",
+        "get",
+        "--reason",
+        "support",
+        "--ticket",
+        "SUP-1",
+        "acme",
+        "reports/q3.txt",
+        "-o",
+        str(copy),
+    )
     assert copy.read_bytes() == source.read_bytes()
     listed = json.loads(_run(env, "doc", "ls", "acme", "--json"))
     assert [item["name"] for item in listed["items"]] == ["reports/q3.txt"]

@@ -26,6 +26,7 @@ DATA_TABLES = (
     "tenant_policies",
     "key_events",
     "documents",
+    "tenant_key_copies",
     "tenant_keys",
     "console_sessions",
     "key_bindings",

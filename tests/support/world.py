@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from byok.aws.clients import AwsSettings, ClientFactory, StaticCredentials
+from byok.core.policy.templates.levers import AccessLevers, lever_statements
 from byok.service.bootstrap import VENDOR_KMS_ACTIONS, ensure_vendor_role
 from byok.service.vendor import Vendor
 from byok.settings import Settings
@@ -54,10 +55,13 @@ class CustomerAccount:
     def iam(self) -> Any:
         return self.local_aws.client("iam", self.account)
 
-    def key_policy(self, *principals: str, tenant: str | None = None) -> None:
+    def key_policy(
+        self, *principals: str, tenant: str | None = None, levers: AccessLevers | None = None
+    ) -> None:
         """The root statement, plus the vendor statement for ``principals``: bound to
         ``tenant``'s encryption context (the default byok prints), or the guide's
-        unconditioned statement when ``tenant`` is None (a key any tenant could use)."""
+        unconditioned statement when ``tenant`` is None (a key any tenant could use); plus
+        the Deny statements of the customer's ``levers`` (as ``byok customer policy``)."""
         statements = [
             {"Sid": "Enable IAM policies", "Effect": "Allow",
              "Principal": {"AWS": f"arn:aws:iam::{self.account}:root"},
@@ -65,6 +69,8 @@ class CustomerAccount:
         ]  # fmt: skip
         if principals:
             statements += _vendor_statements(list(principals), tenant)
+            if levers is not None:
+                statements += lever_statements(list(principals), "the vendor", levers)
         self.kms().put_key_policy(
             KeyId=self.key_arn, PolicyName="default", Policy=_doc(*statements)
         )

@@ -147,18 +147,20 @@ def test_strict_levers_cannot_be_sidestepped_and_the_vendor_still_works(mode: Ac
     assert "levers-can-be-sidestepped" not in codes and "vendor-cannot-use-key" not in codes
 
 
-def test_the_cli_says_which_levers_this_version_cannot_honour_yet() -> None:
+def test_the_cli_says_what_a_lever_does_not_reach() -> None:
     from typer.testing import CliRunner
 
     from byok.cli.main import app
-    from byok.core.policy.templates.levers import NOT_YET_ENFORCED
+    from byok.core.policy.templates.levers import LEVER_NOTES
 
     base = ["customer", "policy", "--mode", "direct", "--vendor-account", V, "--tenant",
             "acme", "--key-arn", KEY, "--document", "key-policy-statements.json"]  # fmt: skip
-    quiet = CliRunner().invoke(app, [*base, "--deny-period", "2026-10"])
+    quiet = CliRunner().invoke(
+        app, [*base, "--deny-period", "2026-10", "--deny-reason", "vendor-support"]
+    )
     assert quiet.exit_code == 0 and "NOTE" not in quiet.output and "WARNING" not in quiet.output
-    loud = CliRunner().invoke(app, [*base, "--deny-reason", "vendor-support", "--require-context"])
+    loud = CliRunner().invoke(app, [*base, "--deny-scope", "hr", "--require-context"])
     assert loud.exit_code == 0
     flat = " ".join(loud.output.split())
-    assert " ".join(NOT_YET_ENFORCED["reason"].split()) in flat
-    assert " ".join(NOT_YET_ENFORCED["strict"].split()) in flat
+    assert " ".join(LEVER_NOTES["scope"].split()) in flat
+    assert " ".join(LEVER_NOTES["strict"].split()) in flat

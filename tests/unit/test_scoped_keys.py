@@ -23,6 +23,7 @@ from byok.core.context import (
 )
 from byok.core.envelope import Envelope, KeyEvent
 from byok.core.format import parse_header
+from byok.core.key_use import KeyUse
 from byok.core.memory_wrapper import MemoryKeyWrapper
 from byok.core.tenant_keys import MemoryTenantKeyStore, WrappedTenantKey
 from byok.errors import IntegrityError
@@ -54,7 +55,7 @@ def test_one_generate_data_key_per_period_and_old_periods_stay_readable() -> Non
 
     def audit(event: KeyEvent) -> None:
         events[event.operation] += 1
-        if event.context is not None:
+        if event.context is not None and event.operation != "kms:Encrypt":
             contexts.append(dict(event.context))
 
     store, wrapper, clock = MemoryTenantKeyStore(), MemoryKeyWrapper(), Clock(NOV_30)
@@ -63,6 +64,7 @@ def test_one_generate_data_key_per_period_and_old_periods_stay_readable() -> Non
     clock.now = DEC_1
     december = [env.encrypt("acme", wrapper, f"d{i}", b"dec") for i in range(100)]
     assert events["kms:GenerateDataKey"] == 2  # O(TKs): one per period, not per document
+    assert events["kms:Encrypt"] == 2 * 2  # and its two other-reason copies
     periods = [c[PERIOD_CONTEXT_KEY] for c in contexts]
     assert periods == ["2026-11", "2026-12"]
     assert {c[SCOPE_CONTEXT_KEY] for c in contexts} == {"default"}
@@ -81,14 +83,17 @@ def test_one_generate_data_key_per_period_and_old_periods_stay_readable() -> Non
     assert [c[PERIOD_CONTEXT_KEY] for c in contexts] == ["2026-11", "2026-12"]
 
 
-def test_a_tk_made_before_periods_keeps_working_without_rotation() -> None:
-    """A legacy TK (no recorded context) unwraps under {tenant, tk} and stays current."""
+def test_a_tk_made_before_periods_stays_readable_and_is_replaced_at_the_next_write() -> None:
+    """A legacy TK (no recorded context) unwraps under {tenant, tk}; new writes get a TK
+    that states scope, period and reason."""
     wrapper, store = MemoryKeyWrapper(), MemoryTenantKeyStore()
     data_key = wrapper.generate_data_key(tenant_key_context("acme", "tk_old"))
     store.add(WrappedTenantKey("acme", "tk_old", wrapper.key_arn, data_key.wrapped, DEC_1))
+    old = Envelope(store).keys.for_reading("acme", wrapper, "tk_old", KeyUse())
+    assert old.material == data_key.plaintext and old.bound == {}
     env = Envelope(store, clock=Clock(DEC_1 + 60))
     ct = env.encrypt("acme", wrapper, "doc", b"hello")
-    assert parse_header(ct).tk_id == "tk_old"
+    assert parse_header(ct).tk_id != "tk_old"
     assert Envelope(store).decrypt("acme", wrapper, "doc", ct) == b"hello"
 
 

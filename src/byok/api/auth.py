@@ -56,6 +56,7 @@ class Action(enum.StrEnum):
     TENANT_EXPORT = "tenant:export"
     MONITOR_READ = "monitor:read"
     METRICS_READ = "metrics:read"
+    SCOPES_WRITE = "scopes:write"  # the vendor defines a tenant's scopes; the customer sees them
 
 
 _A = Action
@@ -66,7 +67,7 @@ _ADMIN = _WRITE | {_A.TENANT_READ, _A.CONFIG_WRITE, _A.CONFIG_READ, _A.AUDIT_REA
 #: The permission table: the only statement of who may do what.
 _OPERATOR = frozenset({_A.TENANT_CREATE, _A.TENANT_LIST, _A.TENANT_READ, _A.CONFIG_READ,
                        _A.TOKEN_CREATE, _A.MONITOR_READ, _A.METRICS_READ,
-                       _A.TENANT_OFFBOARD, _A.CONFIG_APPROVE})  # fmt: skip
+                       _A.TENANT_OFFBOARD, _A.CONFIG_APPROVE, _A.SCOPES_WRITE})  # fmt: skip
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="byok"'}
 ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
     Role.OPERATOR: _OPERATOR,

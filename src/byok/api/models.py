@@ -303,3 +303,19 @@ class KeyPolicyIn(_Strict):
     notify_every_s: float | None = Field(default=None, ge=60)
     on_key_loss: Literal["keep", "shred"] | None = None
     shred_after_s: float | None = Field(default=None, ge=3600)
+
+
+class ScopeRuleIn(_Strict):
+    """Documents whose name starts with ``prefix`` are in ``scope``."""
+
+    prefix: str = Field(min_length=1, max_length=1024)
+    scope: str = Field(min_length=1, max_length=64, description="1-64 of A-Z a-z 0-9 . _ -")
+
+
+class ScopesIn(_Strict):
+    """A tenant's scope rules and period unit (fields left out are unchanged)."""
+
+    rules: list[ScopeRuleIn] | None = Field(
+        default=None, max_length=64, description="Replaces every rule; [] puts all in default"
+    )
+    period_unit: Literal["month", "day", "hour"] | None = None

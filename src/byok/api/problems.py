@@ -95,6 +95,8 @@ def byok_problem(error: ByokError) -> JSONResponse:
     extra = {key: fields.get(key) for key in ("code", "tenant", "operation", "fix")}
     if "field" in fields:
         extra["field"] = fields["field"]
+    # UseRefused: what the customer's key policy refuses (refused_scope, refused_period ...).
+    extra |= {key: value for key, value in fields.items() if key.startswith("refused_")}
     headers = {"Retry-After": str(RETRY_AFTER_S)} if mapping.http_status == 503 else None
     return problem_response(
         mapping.http_status, error=type(error).__name__, detail=error.message,

@@ -33,12 +33,14 @@ from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
 
 from byok.aws.errors import AccessContext, error_code, map_kms_error
 from byok.core.keywrap import DataKey, KeyWrapper, UnwrappedKey
+from byok.core.refusals import LEVER_KEYS
 from byok.core.tenant_config import TenantKeyConfig
 from byok.errors import (
     ByokError,
     ConfigurationError,
     CustomerAccessError,
     IntegrityError,
+    KeyAccessDenied,
     KeyUnsuitable,
     TransientKmsError,
 )
@@ -159,6 +161,7 @@ class KmsKeyWrapper:
             lambda: self._client.generate_data_key(
                 KeyId=self.key_arn, KeySpec="AES_256", EncryptionContext=dict(context)
             ),
+            context,
         )
         plaintext = answer["Plaintext"]
         if len(plaintext) != DATA_KEY_BYTES:
@@ -183,6 +186,7 @@ class KmsKeyWrapper:
                 lambda: self._client.decrypt(
                     CiphertextBlob=wrapped, EncryptionContext=dict(context), KeyId=self.key_arn
                 ),
+                context,
             )
             self._check_key_id(answer.get("KeyId"), "kms:Decrypt")
         except TransientKmsError:
@@ -243,6 +247,7 @@ class KmsKeyWrapper:
             lambda: self._client.encrypt(
                 KeyId=self.key_arn, Plaintext=plaintext, EncryptionContext=dict(context)
             ),
+            context,
         )
         return DataKey(plaintext, answer["CiphertextBlob"], self.key_arn, _rid(answer))
 
@@ -278,7 +283,9 @@ class KmsKeyWrapper:
             request_id=_rid(answer),
         )
 
-    def _call(self, operation: str, send: Callable[[], _T]) -> _T:
+    def _call(
+        self, operation: str, send: Callable[[], _T], context: Mapping[str, str] | None = None
+    ) -> _T:
         try:
             return send()
         except ByokError as exc:  # e.g. a credential refresh (sts:AssumeRole) that failed
@@ -289,7 +296,7 @@ class KmsKeyWrapper:
         except (ClientError, BotoCoreError) as exc:
             state = self._key_state() if error_code(exc) == "KMSInvalidStateException" else None
             mapped = map_kms_error(exc, context=self._context, operation=operation, key_state=state)
-            self._report(mapped)
+            self._report(mapped, context)
             if not isinstance(exc, ParamValidationError):
                 raise mapped from exc
         # Raised outside the handler so that no __context__ carries botocore's message, which
@@ -324,7 +331,11 @@ class KmsKeyWrapper:
         except (ClientError, BotoCoreError, ByokError, KeyError):
             return None
 
-    def _report(self, error: ByokError) -> None:
+    def _report(self, error: ByokError, context: Mapping[str, str] | None = None) -> None:
+        if isinstance(error, KeyAccessDenied) and any(k in (context or {}) for k in LEVER_KEYS):
+            # Maybe the customer refuses only this scope, period or reason: the envelope asks
+            # KMS which (byok.core.refusals) and purges only for a whole-key denial.
+            return
         if isinstance(error, CustomerAccessError) and self._on_access_lost is not None:
             self._on_access_lost(self.tenant)
 

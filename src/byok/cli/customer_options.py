@@ -150,15 +150,14 @@ def customer_setup(
     ),
 ) -> CustomerSetup:
     from byok.core.policy.templates import UNCONDITIONED_WARNING, AccessLevers, CustomerSetup
-    from byok.core.policy.templates.levers import NOT_YET_ENFORCED
+    from byok.core.policy.templates.levers import LEVER_NOTES
 
     if unconditioned:
         err_console.print(UNCONDITIONED_WARNING)
-    for given, note in zip(levers[:3], ("scope", None, "reason"), strict=True):
-        if given and note:
-            err_console.print(NOT_YET_ENFORCED[note])
+    if levers[0]:
+        err_console.print(LEVER_NOTES["scope"])
     if levers[3]:
-        err_console.print(NOT_YET_ENFORCED["strict"])
+        err_console.print(LEVER_NOTES["strict"])
     return CustomerSetup(
         tenant=tenant,
         mode=mode,  # type: ignore[arg-type]  # CustomerSetup validates it (InvalidInput)

@@ -3,7 +3,8 @@
 Examples::
 
     byok doc put acme reports/q3.pdf ./q3.pdf
-    byok doc get acme reports/q3.pdf -o ./copy.pdf
+    byok doc get acme reports/q3.pdf --reason support --ticket SUP-1234 -o ./copy.pdf
+    byok doc get acme reports/q3.pdf --reason service -o ./copy.pdf   # a vendor job
     byok doc ls acme --prefix reports/
     byok audit verify
     byok audit export acme -o acme-audit.jsonl
@@ -26,6 +27,7 @@ from byok.cli.output import JSON_OPTION, console, emit_json, reports_errors, sty
 from byok.errors import InvalidInput
 
 if TYPE_CHECKING:
+    from byok.core.key_use import KeyUse
     from byok.service.vendor import Vendor
     from byok.store.document_types import DocumentHead
 
@@ -38,6 +40,23 @@ audit_app = typer.Typer(help="Vendor side: the tamper-evident audit log.", no_ar
 
 TENANT = typer.Argument(..., help="Tenant id.")
 NAME = typer.Argument(..., help="Document name (e.g. reports/q3.pdf).")
+_REASONS = {"support": "vendor-support", "service": "vendor-service"}
+TICKET = typer.Option(
+    None, "--ticket", help="The support ticket this access is for (required with support)."
+)
+
+
+def _use(reason: str, ticket: str | None) -> KeyUse:
+    """The access reason the customer sees in CloudTrail (byok:reason) and the audit log."""
+    from byok.core.key_use import KeyUse
+
+    if reason not in _REASONS:
+        raise InvalidInput(
+            "reason", f"{reason!r:.30} is not support or service",
+            fix="--reason support --ticket ID to read for a support case; --reason service "
+            "for the vendor's own jobs.",
+        )  # fmt: skip
+    return KeyUse(_REASONS[reason], ticket=ticket)
 
 
 def _vendor(actor: str = "cli") -> Vendor:
@@ -60,15 +79,20 @@ def put(
     tenant: str = TENANT,
     name: str = NAME,
     path: Path = typer.Argument(..., help="File to store, or - for standard input."),
+    reason: str = typer.Option(
+        "service", "--reason", help="Why: service (a vendor job) or support (needs --ticket)."
+    ),
+    ticket: str = TICKET,
     json_output: bool = JSON_OPTION,
 ) -> None:
     """Encrypt a file under the tenant's key and store it."""
+    use = _use(reason, ticket)
     vendor = _vendor()
     if str(path) == "-":
-        head = vendor.put_document(tenant, name, sys.stdin.buffer)
+        head = vendor.put_document(tenant, name, sys.stdin.buffer, use)
     else:
         with path.open("rb") as source:
-            head = vendor.put_document(tenant, name, source)
+            head = vendor.put_document(tenant, name, source, use)
     if json_output:
         emit_json(_head(head))
         return
@@ -80,6 +104,14 @@ def put(
 def get(
     tenant: str = TENANT,
     name: str = NAME,
+    reason: str = typer.Option(
+        ...,
+        "--reason",
+        help="Why you read a tenant's document: support (with --ticket; the "
+        "customer's key policy may refuse vendor support) or service (a vendor job). The "
+        "customer sees it in CloudTrail (byok:reason) and the audit log records it.",
+    ),
+    ticket: str = TICKET,
     output: Path = typer.Option(
         None, "-o", "--output", dir_okay=False, help="Write here (default: stdout)."
     ),
@@ -101,7 +133,8 @@ def get(
         raise InvalidInput(
             "json", "needs -o: without it stdout carries the document", fix="Add -o FILE."
         )
-    with _vendor().get_document(tenant, name) as document:
+    use = _use(reason, ticket)
+    with _vendor().get_document(tenant, name, use) as document:
         if output is None:
             for chunk in document.chunks:
                 sys.stdout.buffer.write(chunk)

@@ -11,6 +11,7 @@ from byok.cli import (
     forwarding,
     lifecycle,
     local_aws,
+    scopes,
     service,
     tenant,
     vendor_setup,
@@ -61,6 +62,7 @@ app.command("monitor")(documents.monitor_command)
 app.command("vendor-setup")(vendor_setup.vendor_setup_command)
 app.command("local-aws")(local_aws.local_aws_command)
 lifecycle.register(tenant.tenant_app, customer.customer_app, app)
+scopes.register(tenant.tenant_app)
 customer.customer_app.command("forwarding-rule")(forwarding.forwarding_rule_command)
 
 

@@ -221,7 +221,8 @@ def approve(
 @tenant_app.command("show")
 @reports_errors
 def show(tenant: str = TENANT, json_output: bool = JSON_OPTION) -> None:
-    """Show a tenant: state, External ID and key configurations."""
+    """Show a tenant: state, External ID, key configurations and the scopes, periods or
+    reasons the customer's key policy refuses (`byok tenant scopes` for its scope rules)."""
     vendor = _vendor()
     found = vendor.tenants.get(tenant)
     configs = [
@@ -229,14 +230,18 @@ def show(tenant: str = TENANT, json_output: bool = JSON_OPTION) -> None:
          "key_arn": c.config.key_arn, "client_role_arn": c.config.client_role_arn}
         for c in vendor.tenants.configs(tenant)
     ]  # fmt: skip
+    refused = list(vendor.policies.get(tenant).refused)
     if json_output:
-        emit_json(_tenant_dict(found) | {"configurations": configs})
+        emit_json(_tenant_dict(found) | {"configurations": configs, "refused": refused})
         return
     for key, value in _tenant_dict(found).items():
-        console.print(f"{key:>13}: {'-' if value is None else value}")
+        console.print(text(f"{key:>13}: ", "-" if value is None else value))
     for config in configs:
         console.print(f"  v{config['version']} {config['state']:<9} {config['mode']:<11} "
                       f"{config['key_arn']}")  # fmt: skip
+    for entry in refused:  # the tenant stays ACTIVE for everything else
+        console.print(text("      refused: ", entry["dimension"], " ", entry["value"],
+                           f" (by the customer's key policy since {entry['since']})"))  # fmt: skip
 
 
 @tenant_app.command("list")

@@ -4,11 +4,13 @@
 key, length-prefixed) inside the header and bound into the document key and commitment. It
 always names the ``tenant`` and the ``document``; byok's document store adds ``write``, a
 random id made for each write and recorded in the document's database row, so a reader proves
-it got the *current* version (not an older one written back over the blob). Other pairs
-(issue 16's ``scope`` and ``period``, say) go in without another format change.
+it got the *current* version (not an older one written back over the blob), and the ``scope``
+and ``period`` of the tenant key it was written under (:attr:`TenantKey.bound`).
 
-A reader compares the whole encoded context with the one it expects: a header with one pair
-more, one pair less or any different value is the opaque integrity error.
+A reader compares the whole encoded context with the one it expects (for a store read: the
+row's pairs, plus the scope and period the tenant key states; documents written before
+scopes carry neither): a header with one pair more, one pair less or any different value is
+the opaque integrity error.
 """
 
 from __future__ import annotations
@@ -109,6 +111,17 @@ class BoundContext:
             b"\x00\x02" + _DOCUMENT_LP + _U16.pack(len(raw)) + raw + _TENANT_LP + tenant_lp
         )
         return self
+
+    def extended(self, pairs: Mapping[str, str]) -> BoundContext:
+        """This context with ``pairs`` added (the tenant key's scope and period).
+
+        Raises:
+            InvalidInput: as the constructor (a reserved key, too many pairs ...).
+        """
+        if not pairs:
+            return self
+        extra = {k: v for k, v in self.pairs if k not in _RESERVED}
+        return BoundContext(self.tenant, self.document, self.write, {**extra, **pairs})
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, BoundContext) and other.encoded == self.encoded

@@ -112,6 +112,10 @@ class DocumentCipher:
             IntegrityError: another context or TK id, commitment or header tag mismatch.
         """
         context = _context(tenant_key, expected)
+        if header.context.encoded != context.encoded and isinstance(expected, BoundContext):
+            # docs/FORMAT.md#bound-context: written under a scoped key, the header also binds
+            # that key's scope and period (documents written before scopes do not).
+            context = context.extended(tenant_key.bound)
         if (
             header.context.encoded != context.encoded
             or header.tenant != tenant_key.tenant

@@ -3,9 +3,11 @@
 The TTL *is* the revocation bound (DESIGN.md "Key hierarchy"): an entry is never served after
 ``ttl_s`` seconds from the last successful KMS proof of it (the unwrap or GenerateDataKey that
 produced it), so once a customer revokes access, the next use after the TTL goes back to KMS
-and fails. Entries are keyed by (tenant, TK id, key ARN): a tenant moved to another CMK never
-reuses a key obtained through the old one. The size limit evicts the least recently used
-entry. Thread-safe; the clock is injectable (monotonic by default) so tests control expiry.
+and fails. Entries are keyed by (tenant, TK id, key ARN, access reason): a tenant moved to
+another CMK never reuses a key obtained through the old one, and a key unwrapped for one
+reason (``byok:reason``) is never served for another (docs/SECURITY.md#access-reasons). The
+size limit evicts the least recently used entry. Thread-safe; the clock is injectable
+(monotonic by default) so tests control expiry.
 
 :meth:`TenantKeyCache.get_or_load` is how keys are fetched (the envelope uses it):
 
@@ -52,7 +54,7 @@ MIN_TTL_S = 1.0
 MAX_TTL_S = 3600.0
 DEFAULT_MAX_ENTRIES = 10_000
 OUTAGE_RETRY_S = 1.0
-_Key = tuple[str, str, str]
+_Key = tuple[str, str, str, str]
 Loader = Callable[[], TenantKey]
 
 
@@ -62,6 +64,7 @@ class CacheKey(NamedTuple):
     tenant: str
     tk_id: str
     key_arn: str
+    reason: str = ""
 
 
 @dataclass
@@ -156,9 +159,9 @@ class TenantKeyCache:
             else:
                 self._grace.pop(tenant, None)
 
-    def get(self, tenant: str, tk_id: str, key_arn: str) -> TenantKey | None:
+    def get(self, tenant: str, tk_id: str, key_arn: str, reason: str = "") -> TenantKey | None:
         """Return the cached key, or None if absent or expired (an expired entry is dropped)."""
-        key = (tenant, tk_id, key_arn)
+        key = (tenant, tk_id, key_arn, reason)
         now = self._clock()
         with self._lock:
             entry = self._entries.get(key)
@@ -171,7 +174,9 @@ class TenantKeyCache:
             self.hits += 1
             return entry.key
 
-    def get_or_load(self, tenant: str, tk_id: str, key_arn: str, load: Loader) -> TenantKey:
+    def get_or_load(
+        self, tenant: str, tk_id: str, key_arn: str, load: Loader, reason: str = ""
+    ) -> TenantKey:
         """Return the key from the cache, or from ``load()`` (single flight, refresh-ahead).
 
         Returns:
@@ -181,7 +186,7 @@ class TenantKeyCache:
         Raises:
             Whatever ``load`` raised (every waiter of that load gets the same exception).
         """
-        key = (tenant, tk_id, key_arn)
+        key = (tenant, tk_id, key_arn, reason)
         with self._lock:
             served, flight, leader = self._plan(key, self._clock())
         if served is not None:
@@ -274,12 +279,12 @@ class TenantKeyCache:
         grace = self._grace.get(tenant, 0.0)
         return entry is not None and grace > 0 and entry.expires <= now < entry.expires + grace
 
-    def put(self, key_arn: str, tenant_key: TenantKey) -> None:
-        """Cache ``tenant_key`` (just proved through ``key_arn``) for the TTL from now.
+    def put(self, key_arn: str, tenant_key: TenantKey, reason: str = "") -> None:
+        """Cache ``tenant_key`` (just proved through ``key_arn`` for ``reason``) for the TTL.
 
         Expired entries are swept, then least recently used ones evicted beyond the limit.
         """
-        key = (tenant_key.tenant, tenant_key.tk_id, key_arn)
+        key = (tenant_key.tenant, tenant_key.tk_id, key_arn, reason)
         with self._lock:
             self._store(key, tenant_key, self._clock())
 
@@ -289,6 +294,11 @@ class TenantKeyCache:
         self._sweep(now)
         while len(self._entries) > self._max:
             self._entries.popitem(last=False)
+
+    def forget(self, tenant: str, tk_id: str, key_arn: str, reason: str = "") -> None:
+        """Drop one entry (KMS refused to prove it again for its reason)."""
+        with self._lock:
+            self._entries.pop((tenant, tk_id, key_arn, reason), None)
 
     def purge_tenant(self, tenant: str) -> int:
         """Drop every key of ``tenant`` at once (on any "no access" answer from KMS).
@@ -318,13 +328,16 @@ class TenantKeyCache:
             return len(self._entries)
 
     def __contains__(self, key: object) -> bool:
-        """Whether a live entry exists for a :class:`CacheKey` (does not touch LRU order)."""
-        if not isinstance(key, tuple):
+        """Whether a live entry exists for a :class:`CacheKey` (does not touch LRU order); a
+        ``(tenant, tk_id, key_arn)`` triple asks about any access reason."""
+        if not isinstance(key, tuple) or len(key) not in (3, 4):
             return False
         now = self._clock()
         with self._lock:
-            entry = self._entries.get(key)
-            return entry is not None and now < entry.expires
+            if len(key) == 4:
+                entry = self._entries.get(key)
+                return entry is not None and now < entry.expires
+            return any(k[:3] == key and now < e.expires for k, e in self._entries.items())
 
     def _sweep(self, now: float) -> None:
         # Entries are in use order, not expiry order; a full scan is O(n) but only on put,

@@ -69,6 +69,11 @@ class KeyWrapper(Protocol):
         """Recover a data key; ``context`` must equal the one it was wrapped with (kms:Decrypt)."""
         ...
 
+    def encrypt(self, plaintext: bytes, context: Mapping[str, str]) -> DataKey:
+        """Wrap an existing data key under ``context`` (kms:Encrypt): a TK's per-reason copy,
+        or a probe of what the customer's key policy refuses."""
+        ...
+
     def rewrap(
         self, wrapped: bytes, context: Mapping[str, str], destination: KeyWrapper
     ) -> DataKey:

@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from byok.core.context import canonical_context
 from byok.core.keywrap import DataKey, KeyWrapper, UnwrappedKey
-from byok.errors import CustomerAccessError, IntegrityError, InvalidInput
+from byok.errors import CustomerAccessError, IntegrityError, InvalidInput, KeyAccessDenied
 
 __all__ = ["DEFAULT_ARN", "MemoryKeyWrapper"]
 
@@ -54,6 +54,7 @@ class MemoryKeyWrapper:
         self._rng = rng
         self._lock = threading.Lock()
         self._refusal: Callable[[], CustomerAccessError] | None = None
+        self._denied: set[tuple[str, str]] = set()
         self._requests = 0
         self.calls: Counter[str] = Counter()
 
@@ -70,13 +71,22 @@ class MemoryKeyWrapper:
         with self._lock:
             self._refusal = error
 
-    def _begin(self, operation: str) -> str:
+    def deny_context(self, key: str, value: str, denied: bool = True) -> None:
+        """Refuse (``KeyAccessDenied``) every call whose context has ``key`` = ``value``, as a
+        customer's key-policy Deny on ``kms:EncryptionContext:<key>`` does."""
+        with self._lock:
+            (self._denied.add if denied else self._denied.discard)((key, value))
+
+    def _begin(self, operation: str, context: Mapping[str, str] | None = None) -> str:
         with self._lock:
             self.calls[operation] += 1
             self._requests += 1
             refusal, number = self._refusal, self._requests
+            denied = context is not None and any(p in self._denied for p in context.items())
         if refusal is not None:
             raise refusal()
+        if denied:
+            raise KeyAccessDenied("the key policy denies this encryption context")
         return f"mem-{number:08d}"
 
     def _aad(self, context: Mapping[str, str]) -> bytes:
@@ -89,7 +99,7 @@ class MemoryKeyWrapper:
             CustomerAccessError: access was revoked (:meth:`revoke`).
             InvalidInput: a malformed context.
         """
-        request_id = self._begin("GenerateDataKey")
+        request_id = self._begin("GenerateDataKey", context)
         plaintext = self._rng(32)
         nonce = self._rng(_NONCE_BYTES)
         wrapped = nonce + self._aead.encrypt(nonce, plaintext, self._aad(context))
@@ -102,8 +112,19 @@ class MemoryKeyWrapper:
             CustomerAccessError: access was revoked.
             IntegrityError: the blob or the context is not the one it was wrapped with.
         """
-        request_id = self._begin("Decrypt")
+        request_id = self._begin("Decrypt", context)
         return UnwrappedKey(self._open(wrapped, context), self._arn, request_id)
+
+    def encrypt(self, plaintext: bytes, context: Mapping[str, str]) -> DataKey:
+        """Wrap an existing data key under ``context`` (like kms:Encrypt).
+
+        Raises:
+            CustomerAccessError: access was revoked, or the context is denied.
+        """
+        request_id = self._begin("Encrypt", context)
+        nonce = self._rng(_NONCE_BYTES)
+        wrapped = nonce + self._aead.encrypt(nonce, bytes(plaintext), self._aad(context))
+        return DataKey(bytes(plaintext), wrapped, self._arn, request_id)
 
     def rewrap(
         self, wrapped: bytes, context: Mapping[str, str], destination: KeyWrapper

@@ -53,12 +53,19 @@ class TenantKey:
         tenant: the tenant id.
         tk_id: the tenant-key id (named in every document header it encrypts).
         material: the 32 key bytes. Never printed: ``repr`` omits it.
+        bound: the pairs a document written under this key binds besides tenant and
+            document (its ``scope`` and ``period``: docs/FORMAT.md#bound-context); empty for
+            keys made before scopes.
     """
 
-    __slots__ = ("_tenant_lp", "_tenant_raw", "_tk_lp", "_tk_raw", "material", "tenant", "tk_id")
+    __slots__ = (
+        "_tenant_lp", "_tenant_raw", "_tk_lp", "_tk_raw", "bound", "material", "tenant", "tk_id",
+    )  # fmt: skip
 
-    def __init__(self, tenant: str, tk_id: str, material: bytes) -> None:
-        """Bind 32 key bytes to a tenant and TK id.
+    def __init__(
+        self, tenant: str, tk_id: str, material: bytes, bound: dict[str, str] | None = None
+    ) -> None:
+        """Bind 32 key bytes to a tenant and TK id (and the pairs its documents bind).
 
         Raises:
             InvalidInput: ``tenant`` or ``tk_id`` is not a valid identifier (field names
@@ -74,6 +81,7 @@ class TenantKey:
         self.tenant = tenant
         self.tk_id = tk_id
         self.material = bytes(material)
+        self.bound: dict[str, str] = dict(bound or {})
 
     @property
     def tenant_raw(self) -> bytes:

@@ -14,7 +14,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
-from byok.core.context import PERIOD_CONTEXT_KEY, stored_key_context
+from byok.core.context import (
+    DEFAULT_SCOPE,
+    PERIOD_CONTEXT_KEY,
+    REASON_CONTEXT_KEY,
+    SCOPE_CONTEXT_KEY,
+    document_bound,
+    stored_key_context,
+)
 from byok.errors import Conflict, InvalidInput
 
 __all__ = [
@@ -59,13 +66,32 @@ class WrappedTenantKey:
         """Its ``byok:period`` (None for TKs made before periods)."""
         return None if self.context is None else self.context.get(PERIOD_CONTEXT_KEY)
 
+    @property
+    def scope(self) -> str:
+        """Its ``byok:scope`` (``default`` for TKs made before scopes)."""
+        return (
+            DEFAULT_SCOPE
+            if self.context is None
+            else self.context.get(SCOPE_CONTEXT_KEY, DEFAULT_SCOPE)
+        )
+
+    @property
+    def reason(self) -> str | None:
+        """The ``byok:reason`` of this (primary) wrapped copy; None before reasons."""
+        return None if self.context is None else self.context.get(REASON_CONTEXT_KEY)
+
+    @property
+    def bound(self) -> dict[str, str]:
+        """The pairs its documents bind (docs/FORMAT.md#bound-context): scope and period."""
+        return document_bound(self.context)
+
 
 @runtime_checkable
 class TenantKeyStore(Protocol):
     """Where wrapped tenant keys are persisted. Implementations must be thread-safe."""
 
-    def current(self, tenant: str) -> WrappedTenantKey | None:
-        """Return the tenant's newest TK (the one to encrypt with), or None if it has none."""
+    def current(self, tenant: str, scope: str = DEFAULT_SCOPE) -> WrappedTenantKey | None:
+        """Return the tenant's newest TK of ``scope`` (the one to encrypt with), or None."""
         ...
 
     def get(self, tenant: str, tk_id: str) -> WrappedTenantKey | None:
@@ -80,6 +106,15 @@ class TenantKeyStore(Protocol):
         """
         ...
 
+    def copy(self, tenant: str, tk_id: str, reason: str) -> bytes | None:
+        """The TK wrapped for ``reason`` (docs/SECURITY.md#access-reasons), or None."""
+        ...
+
+    def add_copy(self, tenant: str, tk_id: str, reason: str, wrapped: bytes, key_arn: str) -> None:
+        """Keep the TK wrapped for ``reason`` by the root key ``key_arn`` (replacing an
+        earlier copy for it)."""
+        ...
+
 
 class MemoryTenantKeyStore:
     """An in-memory :class:`TenantKeyStore` (tests, benchmarks, single-process demos)."""
@@ -87,12 +122,23 @@ class MemoryTenantKeyStore:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._keys: dict[tuple[str, str], WrappedTenantKey] = {}
-        self._current: dict[str, WrappedTenantKey] = {}
+        self._current: dict[tuple[str, str], WrappedTenantKey] = {}
+        self._copies: dict[tuple[str, str, str], bytes] = {}
 
-    def current(self, tenant: str) -> WrappedTenantKey | None:
+    def current(self, tenant: str, scope: str = DEFAULT_SCOPE) -> WrappedTenantKey | None:
         """See :meth:`TenantKeyStore.current`."""
         with self._lock:
-            return self._current.get(tenant)
+            return self._current.get((tenant, scope))
+
+    def copy(self, tenant: str, tk_id: str, reason: str) -> bytes | None:
+        """See :meth:`TenantKeyStore.copy`."""
+        with self._lock:
+            return self._copies.get((tenant, tk_id, reason))
+
+    def add_copy(self, tenant: str, tk_id: str, reason: str, wrapped: bytes, key_arn: str) -> None:
+        """See :meth:`TenantKeyStore.add_copy`."""
+        with self._lock:
+            self._copies[tenant, tk_id, reason] = bytes(wrapped)
 
     def get(self, tenant: str, tk_id: str) -> WrappedTenantKey | None:
         """See :meth:`TenantKeyStore.get`."""
@@ -109,7 +155,7 @@ class MemoryTenantKeyStore:
             if (key.tenant, key.tk_id) in self._keys:
                 raise Conflict("tenant key already exists", tenant=key.tenant, operation="tk:add")
             self._keys[key.tenant, key.tk_id] = key
-            self._current[key.tenant] = key
+            self._current[key.tenant, key.scope] = key
 
     def all(self, tenant: str) -> list[WrappedTenantKey]:
         """Every TK of ``tenant``, oldest first (for tests and re-wrapping)."""

@@ -22,6 +22,7 @@ from pathlib import Path
 from byok.aws.clients import ClientFactory
 from byok.aws.kms import KmsKeyWrapper
 from byok.core.bound_context import BoundContext
+from byok.core.context import document_bound
 from byok.core.format import Header, integrity_error
 from byok.core.raw_keys import TenantKey
 from byok.core.stream import KeyLookup, decrypt_stream
@@ -86,7 +87,8 @@ class _Keys:
         if entry is None:  # a header naming a TK the bundle does not have
             raise integrity_error()
         unwrapped = self._wrapper(entry).unwrap(entry.wrapped, entry.encryption_context)
-        key = self._plain[tk_id] = TenantKey(self._tenant, tk_id, unwrapped.plaintext)
+        bound = document_bound(entry.encryption_context)
+        key = self._plain[tk_id] = TenantKey(self._tenant, tk_id, unwrapped.plaintext, bound)
         return key
 
     def _wrapper(self, entry: ExportedKey) -> KmsKeyWrapper:

@@ -28,7 +28,7 @@ from byok.aws.clients import ClientFactory
 from byok.aws.credentials import role_session_name
 from byok.aws.errors import error_code
 from byok.aws.kms import KmsKeyWrapper
-from byok.core.context import tenant_key_context
+from byok.core.context import VERIFICATION_USE, tenant_key_context
 from byok.core.policy.templates.policies import PolicyValues, key_user_statements
 from byok.core.tenant_config import TenantKeyConfig, new_external_id
 from byok.errors import KeyAccessDenied, RoleAssumptionDenied
@@ -119,7 +119,7 @@ def key_refuses_other_tenants(
     """GenerateDataKey under a random other tenant's encryption context must be refused:
     that refusal is what makes the key usable by exactly one tenant."""
     other = tenant or probe_tenant()
-    context = tenant_key_context(other, "tk_verification")
+    context = tenant_key_context(other, "tk_verification", **VERIFICATION_USE)
     fix = _tenant_condition_fix(config, wrapper.principal)
     try:
         made = wrapper.for_probing().generate_data_key(context)

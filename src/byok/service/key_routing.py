@@ -25,11 +25,12 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from byok.aws.access import KeyAccessProvider
 from byok.aws.kms import KeyDescription, KmsKeyWrapper
-from byok.core.context import TK_CONTEXT_KEY
+from byok.core.context import REASON_CONTEXT_KEY, TK_CONTEXT_KEY
 from byok.core.keywrap import DataKey, KeyWrapper, UnwrappedKey
 from byok.core.tenant_config import TenantKeyConfig
 from byok.errors import NotFound, StateError
@@ -99,6 +100,13 @@ class KeyRouting:
         except NotFound:
             return None
 
+    def stored_copy(self, tenant: str, tk_id: str, reason: str) -> StoredTenantKey | None:
+        """The TK's copy for ``reason`` (its own wrapped bytes and CMK), or None."""
+        try:
+            return self._vendor.tenant_keys.copy(tenant, tk_id, reason)
+        except NotFound:
+            return None
+
     def forget(self, tenant: str) -> None:
         """Drop every cached old-configuration client of ``tenant`` (after a migration)."""
         with self._lock:
@@ -162,9 +170,19 @@ class TenantKeyRouter:
         row = self._routing.stored_key(self._active.tenant, context.get(TK_CONTEXT_KEY))
         if row is None:
             return self._active.unwrap(wrapped, context)
+        reason = context.get(REASON_CONTEXT_KEY)
+        if reason is not None and reason != row.context.get(REASON_CONTEXT_KEY):
+            # A per-reason copy (docs/SECURITY.md#access-reasons): its own row names its CMK.
+            row = self._routing.stored_copy(row.tenant, row.tk_id, reason) or replace(
+                row, wrapped=wrapped, key_arn=self._active.key_arn
+            )
         if row.key_arn == self._active.key_arn:
             return self._active.unwrap(row.wrapped, context)
         return self._routing.wrapper_for_key(row).unwrap(row.wrapped, context)
+
+    def encrypt(self, plaintext: bytes, context: Mapping[str, str]) -> DataKey:
+        """Wrap with the active CMK (kms:Encrypt). Raises as the active wrapper."""
+        return self._active.encrypt(plaintext, context)
 
     def rewrap(
         self, wrapped: bytes, context: Mapping[str, str], destination: KeyWrapper

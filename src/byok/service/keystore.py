@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from byok.core.context import DEFAULT_SCOPE
 from byok.core.tenant_keys import WrappedTenantKey
 from byok.errors import NotFound
 from byok.store.tenant_keys import SqlTenantKeyStore, StoredTenantKey
@@ -30,10 +31,29 @@ class EnvelopeKeyStore:
         self._keys = keys
         self._config_version = config_version
 
-    def current(self, tenant: str) -> WrappedTenantKey | None:
-        """The tenant's newest unretired TK, or None."""
-        stored = self._keys.current(tenant)
+    def current(self, tenant: str, scope: str = DEFAULT_SCOPE) -> WrappedTenantKey | None:
+        """The tenant's newest unretired TK of ``scope``, or None."""
+        stored = self._keys.current(tenant, scope)
         return None if stored is None else _wrapped(stored)
+
+    def copy(self, tenant: str, tk_id: str, reason: str) -> bytes | None:
+        """The TK wrapped for ``reason``, or None."""
+        try:
+            stored = self._keys.copy(tenant, tk_id, reason)
+        except NotFound:
+            return None
+        return None if stored is None else stored.wrapped
+
+    def add_copy(self, tenant: str, tk_id: str, reason: str, wrapped: bytes, key_arn: str) -> None:
+        """Keep the TK wrapped for ``reason`` by the CMK ``key_arn``."""
+        stored = self._keys.get(tenant, tk_id)
+        version = (
+            stored.key_config_version if key_arn == stored.key_arn
+            else self._config_version(tenant)
+        )  # fmt: skip
+        self._keys.add_copy(
+            tenant, tk_id, reason, wrapped=wrapped, key_arn=key_arn, key_config_version=version
+        )
 
     def get(self, tenant: str, tk_id: str) -> WrappedTenantKey | None:
         """The tenant's TK ``tk_id``, or None (never another tenant's)."""

@@ -15,8 +15,7 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from byok.aws.access import KeyAccessProvider
@@ -26,19 +25,15 @@ from byok.core.audit_chain import AuditEvent
 from byok.core.bound_context import BoundContext
 from byok.core.envelope import Envelope
 from byok.core.format import parse_header
+from byok.core.key_use import SERVICE_USE, KeyUse
 from byok.core.keycache import TenantKeyCache
 from byok.core.stream import Source
 from byok.core.tenant_config import TenantKeyConfig, new_external_id, validate_tenant_id
 from byok.core.tenant_keys import RotationPolicy
-from byok.errors import (
-    ByokError,
-    CustomerAccessError,
-    KeyDisabled,
-    KeyPendingDeletion,
-    StateError,
-)
+from byok.errors import ByokError, StateError
 from byok.service import onboarding
 from byok.service.audit import AuditTrail
+from byok.service.availability import KeyAvailability
 from byok.service.cluster import ClusterSync
 from byok.service.documents import OpenDocument, expected_context, new_write_id, source_of
 from byok.service.key_routing import KeyRouting
@@ -53,7 +48,7 @@ from byok.store.database import Store
 from byok.store.document_types import document_name
 from byok.store.documents import DocumentHead, DocumentPage, DocumentRepository
 from byok.store.group_commit import WriteBatch
-from byok.store.key_policies import KeyPolicyRepository
+from byok.store.key_policies import KeyPolicyRepository, TenantPolicy
 from byok.store.schema import TenantState
 from byok.store.signals import SignalKind
 from byok.store.tenant_keys import SqlTenantKeyStore
@@ -72,6 +67,7 @@ class _Serving:
     expires: float
     state: TenantState
     config: StoredKeyConfig | None
+    policy: TenantPolicy
 
 
 class Vendor:
@@ -126,6 +122,7 @@ class Vendor:
         # migration runs: docs/OPERATIONS.md#key-migration).
         self.routing = KeyRouting(self)
         self.policies = KeyPolicyRepository(store)
+        self.availability = KeyAvailability(self)
         # Other nodes' key purges and state changes reach this process (byok.store.signals).
         self.cluster = ClusterSync(self)
 
@@ -215,27 +212,38 @@ class Vendor:
 
     # -- documents -------------------------------------------------------------------------
 
-    def put_document(self, tenant: str, name: str, source: Source) -> DocumentHead:
+    def put_document(
+        self, tenant: str, name: str, source: Source, use: KeyUse = SERVICE_USE
+    ) -> DocumentHead:
         """Encrypt ``source`` (streamed, any size) and store it as ``name``.
+
+        ``use`` states why (its access reason and ticket); the scope comes from the tenant's
+        scope rules by ``name``, the period from its period unit (docs/SECURITY.md).
 
         Returns:
             The committed version's head.
 
         Raises:
             CustomerAccessError: the customer's key refused (tenant now KEY_UNAVAILABLE).
+            UseRefused: the customer's key policy refuses this scope, period or reason (the
+                tenant stays ACTIVE; the refused use is listed on its policy).
             TransientKmsError: KMS trouble; nothing was stored.
             StateError: the tenant is not active.
             InvalidInput, NotFound, Conflict, StorageError: from the store.
         """
         name = document_name(name)  # NFC: one document per visible name
         wrapper = self.active_wrapper(tenant)
+        use = self._scoped(tenant, name, use)
         write_id = new_write_id()  # bound into the header and the row: docs/FORMAT.md
-        with self._guard(tenant, "document:put", name):
+        with self.availability.guard(tenant, "document:put", name):
             context = BoundContext(tenant, name, write_id)
-            chunks = self.envelope.iter_encrypt(tenant, wrapper, context, source)
+            chunks = self.envelope.iter_encrypt(tenant, wrapper, context, source, use)
             header = next(chunks)
             tk_id = parse_header(header).tk_id
-            event = self.audit.event("document:put", tenant=tenant, document=name, tk_id=tk_id)
+            event = self.audit.event(
+                "document:put", tenant=tenant, document=name, tk_id=tk_id,
+                detail=use.audit_detail(),
+            )  # fmt: skip
             body = itertools.chain((header,), chunks)
             # The document's row and its audit event commit together, or neither does.
             head = self.documents.put(
@@ -243,8 +251,11 @@ class Vendor:
             )
         return head
 
-    def get_document(self, tenant: str, name: str) -> OpenDocument:
+    def get_document(self, tenant: str, name: str, use: KeyUse = SERVICE_USE) -> OpenDocument:
         """Open ``name`` for reading; the header and key are checked before this returns.
+
+        ``use`` states why (its access reason, and for vendor support the ticket): the tenant
+        key is unwrapped for that reason, and the audit event records it.
 
         Returns:
             An :class:`OpenDocument`; iterate ``chunks`` (each verified before it is yielded).
@@ -259,17 +270,18 @@ class Vendor:
         wrapper = self.routing.reader(tenant, self.active_wrapper(tenant))
         reader = self.documents.get(tenant, name)
         try:  # the blob must be the row's version: its write id (or pre-v2, its digest)
-            with self._guard(tenant, "document:get", name):
+            with self.availability.guard(tenant, "document:get", name):
                 chunks = self.envelope.iter_decrypt(
-                    tenant, wrapper, expected_context(reader.head), source_of(reader)
+                    tenant, wrapper, expected_context(reader.head), source_of(reader), use
                 )
         except BaseException:
             reader.close()
             raise
         head = reader.head
         self.audit.record(
-            "document:get", tenant=tenant, document=name, tk_id=head.tk_id, size=head.size
-        )
+            "document:get", tenant=tenant, document=name, tk_id=head.tk_id, size=head.size,
+            detail={k: v for k, v in use.audit_detail().items() if k != "scope"},
+        )  # fmt: skip
         return OpenDocument(head, chunks, reader.close)
 
     def head_document(self, tenant: str, name: str) -> DocumentHead:
@@ -303,46 +315,19 @@ class Vendor:
         return self.tenants.get(tenant).state
 
     def probe_key(self, tenant: str, *, unwrap: bool = False) -> ByokError | None:
-        """DescribeKey, and for an unavailable tenant (or ``unwrap``) a real unwrap, so
-        access is proven; a refusal marks the tenant KEY_UNAVAILABLE, a success ACTIVE.
+        """DescribeKey (and an unwrap when unavailable or asked): see
+        :meth:`byok.service.availability.KeyAvailability.probe_key`.
 
         Returns:
             The error the probe met (None: access proven).
         """
-        try:
-            wrapper = self.active_wrapper(tenant)
-            with self._guard(tenant, "monitor:check-key", None):
-                description = wrapper.describe_key()
-                self.audit_kms(tenant, "kms:DescribeKey", description.request_id, "key monitor")
-                description.ensure_usable(tenant)
-                if description.key_state != "Enabled":
-                    raise _state_error(description.key_state, tenant)
-                if unwrap or self.tenants.get(tenant).state == TenantState.KEY_UNAVAILABLE:
-                    self._probe_unwrap(tenant, wrapper)
-        except ByokError as exc:
-            return exc  # recorded by _guard; the state says what happened
-        return None
+        return self.availability.probe_key(tenant, unwrap=unwrap)
 
-    def _probe_unwrap(self, tenant: str, wrapper: KmsKeyWrapper) -> None:
-        """Prove decrypt access by unwrapping the current TK (the plaintext is dropped)."""
-        current = self.tenant_keys.current(tenant)
-        if current is not None:
-            context = current.context
-            unwrapped = self.routing.reader(tenant, wrapper).unwrap(current.wrapped, context)
-            self.audit_kms(tenant, "kms:Decrypt", unwrapped.request_id, "key monitor")
-
-    @contextmanager
-    def _guard(self, tenant: str, operation: str, document: str | None) -> Iterator[None]:
-        """Mark the tenant KEY_UNAVAILABLE on a "no access" error; ACTIVE again on success."""
-        try:
-            yield
-        except CustomerAccessError as exc:
-            self._mark_unavailable(tenant, exc)
-            self.audit.record(
-                operation, tenant=tenant, document=document, outcome=type(exc).__name__
-            )
-            raise
-        self._mark_available(tenant)
+    def serving_unavailable(self, tenant: str) -> bool:
+        """False when this process last saw the tenant in a state other than KEY_UNAVAILABLE
+        (the hot path of a successful operation then reads nothing)."""
+        cached = self._serving.get(tenant)
+        return cached is None or cached.state == TenantState.KEY_UNAVAILABLE
 
     def audit_kms(
         self, tenant: str, operation: str, request_id: str | None, purpose: str = "verification"
@@ -374,25 +359,6 @@ class Vendor:
     def _purge(self, tenant: str) -> None:
         self.envelope.purge_tenant(tenant)
 
-    def _mark_unavailable(self, tenant: str, exc: CustomerAccessError) -> None:
-        self.envelope.purge_tenant(tenant)
-        self._serving.pop(tenant, None)
-        if self.tenants.get(tenant).state == TenantState.ACTIVE:
-            reason = f"{type(exc).__name__}: {exc.message}"
-            self.tenants.transition(tenant, TenantState.KEY_UNAVAILABLE, detail=reason[:2000])
-            self.audit.record("tenant:key-unavailable", tenant=tenant, outcome=type(exc).__name__)
-
-    def _mark_available(self, tenant: str) -> None:
-        cached = self._serving.get(tenant)
-        if cached is not None and cached.state != TenantState.KEY_UNAVAILABLE:
-            return  # the hot path: no database read
-        self._serving.pop(tenant, None)
-        if self.tenants.get(tenant).state == TenantState.KEY_UNAVAILABLE:
-            self.tenants.transition(
-                tenant, TenantState.ACTIVE, expected=TenantState.KEY_UNAVAILABLE
-            )
-            self.audit.record("tenant:key-available", tenant=tenant)
-
     def active_wrapper(self, tenant: str) -> KmsKeyWrapper:
         """The KMS wrapper of the tenant's active configuration (no AWS call yet).
 
@@ -406,9 +372,10 @@ class Vendor:
         if cached is None or cached.expires <= now:
             tenant_row = self.tenants.get(tenant)
             stored = self.tenants.active_config(tenant)
-            cached = _Serving(now + self._serving_ttl, tenant_row.state, stored)
+            policy = self.policies.get(tenant)
+            cached = _Serving(now + self._serving_ttl, tenant_row.state, stored, policy)
             self._serving[tenant] = cached
-            grace = min(self.policies.get(tenant).outage_grace_s, self.cache.ttl_s)
+            grace = min(policy.outage_grace_s, self.cache.ttl_s)
             self.cache.set_outage_grace(tenant, grace)  # customer-chosen; default 0
         if cached.state not in _SERVING:
             offboarded = cached.state == TenantState.OFFBOARDED
@@ -422,6 +389,13 @@ class Vendor:
             raise StateError("the tenant has no active key configuration", tenant=tenant)
         return self.access.wrapper_for(cached.config.config)
 
+    def _scoped(self, tenant: str, name: str, use: KeyUse) -> KeyUse:
+        """``use`` in the scope of ``name`` and the tenant's period unit (its policy as read
+        with its state, at most a second old)."""
+        cached = self._serving.get(tenant)
+        policy = cached.policy if cached is not None else self.policies.get(tenant)
+        return use.in_scope(policy.scope_for(name), policy.period_unit)
+
     def _active_version(self, tenant: str) -> int:
         stored = self.tenants.active_config(tenant)
         if stored is None:
@@ -431,9 +405,3 @@ class Vendor:
 
 def _appender(event: AuditEvent) -> Callable[[WriteBatch, DocumentHead], object]:
     return lambda batch, head: batch.audit.append(replace(event, bytes=head.size))
-
-
-def _state_error(state: str, tenant: str) -> CustomerAccessError:
-    if state == "PendingDeletion":
-        return KeyPendingDeletion("the key is scheduled for deletion", tenant=tenant)
-    return KeyDisabled(f"the key state is {state}", tenant=tenant)

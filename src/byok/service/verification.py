@@ -40,7 +40,7 @@ from byok.aws.clients import ClientFactory
 from byok.aws.credentials import role_session_name
 from byok.aws.errors import error_code
 from byok.aws.kms import KeyDescription, KmsKeyWrapper
-from byok.core.context import tenant_key_context
+from byok.core.context import VERIFICATION_USE, tenant_key_context
 from byok.core.tenant_config import TenantKeyConfig
 from byok.errors import ByokError
 from byok.service import binding_checks
@@ -271,7 +271,9 @@ def _key_usage(description: KeyDescription) -> tuple[bool, str, str]:
 def _round_trip(
     config: TenantKeyConfig, wrapper: KmsKeyWrapper, note: KmsCallHook
 ) -> tuple[bool, str, str]:
-    context = tenant_key_context(config.tenant, "tk_verification")
+    # A scope, period and reason no customer denies: a strict key policy (--require-context)
+    # and the customer's levers let the round trip through (docs/SECURITY.md#customer-levers).
+    context = tenant_key_context(config.tenant, "tk_verification", **VERIFICATION_USE)
     made = wrapper.generate_data_key(context)
     note("kms:GenerateDataKey", made.request_id)
     back = wrapper.unwrap(made.wrapped, context)

@@ -7,7 +7,9 @@ tenant_policies     one row per tenant that set anything (absent: every default)
                     ``outage_grace_s`` (0 = fail closed), the SHA-256 of the tenant's
                     key-event secret, the key-loss webhook and its signing secret,
                     notification interval, ``keep`` or ``shred`` after ``shred_after_s``,
-                    and the key-loss progress (since when, last notified)
+                    the key-loss progress (since when, last notified), the tenant's
+                    ``scope_rules`` (document-name prefix → scope) and ``period_unit``,
+                    and the uses its key policy ``refused`` (scope, period or reason)
 key_events          (tenant, event id) of every accepted key event: a replayed event id
                     is recognised and causes nothing
 ==================  ==================================================================
@@ -27,9 +29,11 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Float, ForeignKey, PrimaryKeyConstraint, String, delete, select
+from sqlalchemy import JSON, Float, ForeignKey, PrimaryKeyConstraint, String, delete, select
 from sqlalchemy.orm import Mapped, mapped_column
 
+from byok.core.context import DEFAULT_SCOPE, PERIOD_UNITS
+from byok.core.key_use import check_scope
 from byok.errors import Conflict, InvalidInput
 from byok.store.database import Store
 from byok.store.schema import TENANT_ID, Base, UtcDateTime
@@ -69,6 +73,9 @@ class TenantPolicyRow(Base):
     shred_after_s: Mapped[float | None] = mapped_column(Float)
     unavailable_since: Mapped[datetime | None] = mapped_column(UtcDateTime())
     last_notified_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    scope_rules: Mapped[list[list[str]] | None] = mapped_column(JSON, nullable=True)
+    period_unit: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    refused: Mapped[list[dict[str, str]] | None] = mapped_column(JSON, nullable=True)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
@@ -97,6 +104,21 @@ class TenantPolicy:
     shred_after_s: float | None = None
     unavailable_since: datetime | None = None
     last_notified_at: datetime | None = None
+    #: ``(prefix, scope)`` pairs: a document belongs to the scope of its longest matching
+    #: prefix, else to ``default`` (docs/SECURITY.md#customer-levers).
+    scope_rules: tuple[tuple[str, str], ...] = ()
+    #: How the tenant's keys are cut in time: ``month``, ``day`` or ``hour`` (UTC).
+    period_unit: str = "month"
+    #: Uses the customer's key policy refused: ``{"dimension", "value", "since"}`` each.
+    refused: tuple[dict[str, str], ...] = ()
+
+    def scope_for(self, name: str) -> str:
+        """The scope of the document ``name``: its longest matching prefix's, else default."""
+        best, scope = -1, DEFAULT_SCOPE
+        for prefix, rule_scope in self.scope_rules:
+            if len(prefix) > best and name.startswith(prefix):
+                best, scope = len(prefix), rule_scope
+        return scope
 
     def event_secret_matches(self, secret: str) -> bool:
         """Whether ``secret`` is the tenant's key-event secret (constant time)."""
@@ -117,13 +139,18 @@ class TenantPolicy:
             "shred_after_s": self.shred_after_s,
             "unavailable_since": self.unavailable_since,
             "last_notified_at": self.last_notified_at,
+            "scope_rules": [{"prefix": p, "scope": s} for p, s in self.scope_rules],
+            "period_unit": self.period_unit,
+            "refused": [dict(entry) for entry in self.refused],
         }
 
 
 _FIELDS = (
     "outage_grace_s", "event_secret_hash", "webhook_url", "webhook_secret", "notify_every_s",
-    "on_key_loss", "shred_after_s", "unavailable_since", "last_notified_at",
+    "on_key_loss", "shred_after_s", "unavailable_since", "last_notified_at", "scope_rules",
+    "period_unit", "refused",
 )  # fmt: skip
+_MAX_SCOPE_RULES = 64
 
 
 class KeyPolicyRepository:
@@ -160,7 +187,7 @@ class KeyPolicyRepository:
                 row = TenantPolicyRow(tenant_id=tenant)
                 session.add(row)
             for name in _FIELDS:
-                setattr(row, name, getattr(policy, name))
+                setattr(row, name, _to_row(name, getattr(policy, name)))
             row.updated_at = self.store.clock()
         return policy
 
@@ -205,7 +232,20 @@ def _policy(tenant: str, row: TenantPolicyRow | None) -> TenantPolicy:
         return TenantPolicy(tenant)
     values = {name: getattr(row, name) for name in _FIELDS}
     values["on_key_loss"] = KeyLossAction(values["on_key_loss"])
+    values["scope_rules"] = tuple(tuple(rule) for rule in values["scope_rules"] or ())
+    values["period_unit"] = values["period_unit"] or "month"
+    values["refused"] = tuple(dict(entry) for entry in values["refused"] or ())
     return TenantPolicy(tenant, **values)
+
+
+def _to_row(name: str, value: Any) -> Any:
+    if name == "scope_rules":
+        return [list(rule) for rule in value] or None
+    if name == "refused":
+        return [dict(entry) for entry in value] or None
+    if name == "period_unit":
+        return None if value == "month" else value
+    return value
 
 
 def _check(policy: TenantPolicy) -> None:
@@ -219,3 +259,14 @@ def _check(policy: TenantPolicy) -> None:
         raise InvalidInput("webhook_url", "must be an https:// URL (http:// only on loopback)")
     if policy.on_key_loss == KeyLossAction.SHRED and policy.shred_after_s is None:
         raise InvalidInput("shred_after_s", "is required when on_key_loss is shred")
+    if policy.period_unit not in PERIOD_UNITS:
+        raise InvalidInput("period_unit", f"must be one of {', '.join(PERIOD_UNITS)}")
+    if len(policy.scope_rules) > _MAX_SCOPE_RULES:
+        raise InvalidInput("scope_rules", f"at most {_MAX_SCOPE_RULES} rules")
+    prefixes = [prefix for prefix, _ in policy.scope_rules]
+    if len(set(prefixes)) != len(prefixes):
+        raise InvalidInput("scope_rules", "names a prefix twice", fix="Give each prefix once.")
+    for prefix, scope in policy.scope_rules:
+        if not isinstance(prefix, str) or not 1 <= len(prefix) <= 1024:
+            raise InvalidInput("scope_rules", "a prefix must be 1-1,024 characters")
+        check_scope(scope, "scope_rules")

@@ -31,6 +31,7 @@ from byok.store.schema import (
     DocumentState,
     KeyConfigRow,
     KeyConfigState,
+    TenantKeyCopyRow,
     TenantKeyRow,
     TenantRow,
     TenantState,
@@ -142,6 +143,12 @@ def rewrap_in_place(
     )
     with store.write() as session:
         changed = session.execute(statement).rowcount  # type: ignore[attr-defined]
+        if changed:  # the per-reason copies are made again under the new CMK when used
+            session.execute(
+                delete(TenantKeyCopyRow).where(
+                    TenantKeyCopyRow.tenant_id == key.tenant, TenantKeyCopyRow.tk_id == key.tk_id
+                )
+            )
     return bool(changed)
 
 
@@ -191,6 +198,7 @@ def shred_tenant(store: Store, tenant: str, *, detail: str) -> ShredResult:
         session.execute(
             update(DocumentRow).where(DocumentRow.tenant_id == tenant).values(tk_id=None)
         )
+        session.execute(delete(TenantKeyCopyRow).where(TenantKeyCopyRow.tenant_id == tenant))
         session.execute(delete(TenantKeyRow).where(TenantKeyRow.tenant_id == tenant))
         retired = []
         for config in session.scalars(

@@ -64,6 +64,7 @@ __all__ = [
     "KeyConfigRow",
     "KeyConfigState",
     "LeaseRow",
+    "TenantKeyCopyRow",
     "TenantKeyRow",
     "TenantRow",
     "TenantState",
@@ -224,11 +225,13 @@ class KeyBindingRow(Base):
 
 
 class TenantKeyRow(Base):
-    """One wrapped tenant key. ``id`` orders a tenant's keys; the newest unretired is current."""
+    """One wrapped tenant key. ``id`` orders a tenant's keys; the newest unretired one of a
+    scope is that scope's current TK."""
 
     __tablename__ = "tenant_keys"
     __table_args__ = (
         UniqueConstraint("tenant_id", "tk_id"),
+        Index("ix_tenant_keys_tenant_id_scope", "tenant_id", "scope"),
         ForeignKeyConstraint(
             ["tenant_id", "key_config_version"],
             ["key_configs.tenant_id", "key_configs.version"],
@@ -251,6 +254,24 @@ class TenantKeyRow(Base):
     # The exact KMS encryption context it was wrapped under (tenant, TK, scope, period);
     # NULL for TKs made before it was recorded: their context is {byok:tenant, byok:tk}.
     kms_context: Mapped[dict[str, str] | None] = mapped_column(JSON, nullable=True)
+    # Its byok:scope; NULL for TKs made before scopes (they serve the "default" scope).
+    scope: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class TenantKeyCopyRow(Base):
+    """A tenant key wrapped once more for one access reason (``byok:reason`` in its KMS
+    context), sealed like its ``tenant_keys`` row (docs/SECURITY.md#access-reasons)."""
+
+    __tablename__ = "tenant_key_copies"
+
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
+    tk_id: Mapped[str] = mapped_column(TK_ID, primary_key=True)
+    reason: Mapped[str] = mapped_column(String(32), primary_key=True)
+    key_arn: Mapped[str] = mapped_column(ARN)
+    key_config_version: Mapped[int] = mapped_column(Integer)
+    wrapped: Mapped[bytes] = mapped_column(LargeBinary)
+    seal: Mapped[int] = mapped_column(SmallInteger, default=0, server_default=text("0"))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 class DocumentRow(Base):

@@ -11,8 +11,12 @@ the tenant's vendor key (``seal = 1``) and unsealed on read, so callers always s
 ciphertext. Rows stored before (``seal = 0``) are sealed in place the first time they are
 read (compare-and-swap); a sealed row whose vendor key is gone (offboarded) fails closed.
 
-A tenant's *current* TK is its newest unretired one; older TKs stay for reading documents
-they encrypted. Each TK records the key configuration version whose CMK wrapped it (so a
+A tenant's *current* TK of a scope is its newest unretired one there; older TKs stay for
+reading documents they encrypted. **Copies** (``tenant_key_copies``) hold a TK wrapped once
+more for each access reason (docs/SECURITY.md#access-reasons), sealed the same way under the
+id ``<tk_id>/<reason>``; a key migration deletes them with the re-wrap (they are made again).
+
+Each TK records the key configuration version whose CMK wrapped it (so a
 move to a new CMK knows what to re-wrap) and a document counter that
 :meth:`SqlTenantKeyStore.count_document` increments atomically across processes.
 """
@@ -23,16 +27,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from byok.core.composite import SEAL_VERSION, seal_wrapped, unseal_wrapped
-from byok.core.context import stored_key_context
+from byok.core.context import DEFAULT_SCOPE, SCOPE_CONTEXT_KEY, stored_key_context
 from byok.core.raw_keys import VendorKey
 from byok.core.tenant_config import validate_tenant_id
 from byok.errors import Conflict, InvalidInput, NotFound, StateError
 from byok.store.database import Store
-from byok.store.schema import TenantKeyRow
+from byok.store.schema import TenantKeyCopyRow, TenantKeyRow
 from byok.store.vendor_keys import VendorKeyDirectory
 
 __all__ = ["SqlTenantKeyStore", "StoredTenantKey"]
@@ -155,14 +159,17 @@ class SqlTenantKeyStore:
             )  # fmt: skip
         return StoredTenantKey.of(row, row.wrapped)
 
-    def current(self, tenant: str) -> StoredTenantKey | None:
-        """Return the tenant's newest unretired TK, or None when it has none."""
-        query = (
-            select(TenantKeyRow)
-            .where(TenantKeyRow.tenant_id == tenant, TenantKeyRow.retired.is_(False))
-            .order_by(TenantKeyRow.id.desc())
-            .limit(1)
+    def current(self, tenant: str, scope: str | None = None) -> StoredTenantKey | None:
+        """Return the tenant's newest unretired TK (of ``scope``, if given), or None."""
+        query = select(TenantKeyRow).where(
+            TenantKeyRow.tenant_id == tenant, TenantKeyRow.retired.is_(False)
         )
+        if scope is not None:
+            in_scope = TenantKeyRow.scope == scope
+            if scope == DEFAULT_SCOPE:  # TKs made before scopes serve the default scope
+                in_scope = or_(in_scope, TenantKeyRow.scope.is_(None))
+            query = query.where(in_scope)
+        query = query.order_by(TenantKeyRow.id.desc()).limit(1)
         with self.store.read() as session:
             row = session.scalars(query).one_or_none()
         return None if row is None else self._open(row)
@@ -230,6 +237,7 @@ class SqlTenantKeyStore:
             tenant_id=tenant, tk_id=tk_id, key_arn=key_arn, key_config_version=key_config_version,
             wrapped=stored, created_at=created_at or self.store.clock(),
             documents_encrypted=0, retired=False, seal=seal, kms_context=kms_context,
+            scope=None if kms_context is None else kms_context.get(SCOPE_CONTEXT_KEY),
         )  # fmt: skip
         try:
             with self.store.write() as session:
@@ -247,6 +255,55 @@ class SqlTenantKeyStore:
                 operation="tk:add",
             ) from None
         return StoredTenantKey.of(row, bytes(wrapped))
+
+    def copy(self, tenant: str, tk_id: str, reason: str) -> StoredTenantKey | None:
+        """The TK's copy wrapped for ``reason``, as a :class:`StoredTenantKey` (its
+        ``wrapped``, ``key_arn`` and ``key_config_version`` are the copy's), or None.
+
+        Raises:
+            NotFound: no such TK for this tenant.
+            StateError, IntegrityError: as reading the TK row.
+        """
+        with self.store.read() as session:
+            row = _row(session, tenant, tk_id)
+            copy = session.get(TenantKeyCopyRow, (tenant, tk_id, reason))
+        if copy is None:
+            return None
+        wrapped = copy.wrapped
+        if copy.seal:
+            wrapped = unseal_wrapped(self._vendor_key(tenant), f"{tk_id}/{reason}", wrapped)
+        return replace(
+            StoredTenantKey.of(row, wrapped), key_arn=copy.key_arn,
+            key_config_version=copy.key_config_version, stored=copy.wrapped, seal=copy.seal,
+        )  # fmt: skip
+
+    def add_copy(
+        self, tenant: str, tk_id: str, reason: str, *, wrapped: bytes, key_arn: str,
+        key_config_version: int,
+    ) -> None:  # fmt: skip
+        """Keep the TK wrapped for ``reason`` (replacing an earlier copy for it).
+
+        Raises:
+            InvalidInput: an empty ``wrapped``.
+            Conflict: the tenant does not exist.
+        """
+        if not wrapped:
+            raise InvalidInput("wrapped", "is empty", tenant=tenant)
+        stored, seal = self.seal(tenant, f"{tk_id}/{reason}", wrapped)
+        with self.store.write() as session:
+            session.execute(
+                delete(TenantKeyCopyRow).where(
+                    TenantKeyCopyRow.tenant_id == tenant, TenantKeyCopyRow.tk_id == tk_id,
+                    TenantKeyCopyRow.reason == reason,
+                )
+            )  # fmt: skip
+            session.add(
+                TenantKeyCopyRow(
+                    tenant_id=tenant, tk_id=tk_id, reason=reason, key_arn=key_arn,
+                    key_config_version=key_config_version, wrapped=stored, seal=seal,
+                    created_at=self.store.clock(),
+                )
+            )  # fmt: skip
 
     def count_document(self, tenant: str, tk_id: str, count: int = 1) -> int:
         """Add ``count`` to the TK's document counter, atomically across processes.

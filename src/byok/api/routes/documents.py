@@ -20,7 +20,8 @@ from byok.api.limits import ServingLimits, prefetch
 from byok.api.models import TENANT_PATTERN, DocumentOut, DocumentPageOut
 from byok.api.problems import responses_for
 from byok.api.streams import DownloadAborted, RequestBodyReader, verified_stream
-from byok.errors import IntegrityError
+from byok.core.key_use import CUSTOMER_REQUEST, KeyUse
+from byok.errors import IntegrityError, InvalidInput
 from byok.service.vendor import Vendor
 from byok.store.documents import MAX_LIST_LIMIT, DocumentHead
 
@@ -40,6 +41,30 @@ _HEADERS = {
 #: ``verified``: the whole body was verified before sending; ``streamed``: each frame was
 #: verified before it was sent, and only a body of exactly ``Content-Length`` bytes is complete.
 INTEGRITY_HEADER = "X-Byok-Integrity"
+
+
+#: Headers a caller might send to claim a reason: refused (docs/API.md#access-reasons).
+REASON_HEADERS = ("Byok-Access-Reason", "Byok-Support-Ticket")
+CUSTOMER_USE = KeyUse(CUSTOMER_REQUEST)
+
+
+def access_use(request: Request) -> KeyUse:
+    """Why this request uses the tenant's key (``byok:reason``): document routes take only
+    tenant-scoped tokens, so always ``customer-request``. The vendor's own reasons
+    (``vendor-service``, ``vendor-support`` with a ticket) are stated by its jobs and by
+    ``byok doc get --reason``, never by an API caller.
+
+    Raises:
+        InvalidInput: the request tries to state a reason (the header is named).
+    """
+    for header in REASON_HEADERS:
+        if header in request.headers:
+            raise InvalidInput(
+                header, "an API token always acts as customer-request",
+                fix=f"Leave out {header}: vendor support reads go through `byok doc get "
+                "--reason support --ticket ID`.",
+            )  # fmt: skip
+    return CUSTOMER_USE
 
 
 def _vendor(request: Request) -> Vendor:
@@ -94,7 +119,7 @@ async def put_document(request: Request, tenant: TenantId, name: DocName) -> Doc
     chunks = await prefetch(request.stream(), limits.upload_prefetch_bytes)
     body = RequestBodyReader(chunks, limits.max_body_bytes)
     head = await anyio.to_thread.run_sync(
-        _vendor(request).put_document, tenant, name, body,
+        _vendor(request).put_document, tenant, name, body, access_use(request),
         limiter=request.app.state.upload_threads.get(),
     )  # fmt: skip
     return DocumentOut.of(head)
@@ -114,7 +139,7 @@ def get_document(request: Request, tenant: TenantId, name: DocName) -> Response:
     is a 422 problem). Larger: streamed with its exact ``Content-Length``, each frame verified
     before it is sent; a failure closes the connection short of it (docs/API.md).
     """
-    opened = _vendor(request).get_document(tenant, name)
+    opened = _vendor(request).get_document(tenant, name, access_use(request))
     headers = _head_headers(opened.head)
     if opened.head.size <= request.app.state.verify_before_send_bytes:
         body = opened.read_all()  # IntegrityError here: the 422 problem, nothing sent

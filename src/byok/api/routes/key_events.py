@@ -14,10 +14,11 @@ from fastapi.responses import JSONResponse
 from fastapi.security import APIKeyHeader
 
 from byok.api.auth import Action, AuthorizedRoute, requires
-from byok.api.models import TENANT_PATTERN, KeyEventSecretOut, KeyPolicyIn
+from byok.api.models import TENANT_PATTERN, KeyEventSecretOut, KeyPolicyIn, ScopesIn
 from byok.api.problems import problem_response, responses_for
 from byok.service.key_events import SECRET_HEADER, KeyEventReceiver, KeyEventRejected
 from byok.service.key_loss import set_key_policy
+from byok.service.scopes import configure_scopes
 from byok.service.vendor import Vendor
 
 __all__ = ["EVENTS_PREFIX", "receiver", "router"]
@@ -106,4 +107,17 @@ def put_key_policy(request: Request, tenant: TenantId, body: KeyPolicyIn) -> dic
     vendor.tenants.get(tenant)
     changes = body.model_dump(exclude_unset=True)
     policy = set_key_policy(vendor, tenant, **changes)
+    return policy.to_dict()
+
+
+@router.put(
+    "/v1/tenants/{tenant}/scopes", responses=responses_for(401, 403, 404, 422, 500),
+    summary="Set the tenant's scopes (name prefixes) and period unit (operator)",
+    dependencies=[Depends(requires(Action.SCOPES_WRITE))],
+)  # fmt: skip
+def put_scopes(request: Request, tenant: TenantId, body: ScopesIn) -> dict[str, Any]:
+    """New writes use them on every node within a second (docs/SECURITY.md#customer-levers);
+    the tenant-admin reads them, and the uses its key policy refuses, at ``key-policy``."""
+    rules = None if body.rules is None else [(r.prefix, r.scope) for r in body.rules]
+    policy = configure_scopes(_vendor(request), tenant, rules=rules, period_unit=body.period_unit)
     return policy.to_dict()

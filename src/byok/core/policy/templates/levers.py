@@ -37,7 +37,7 @@ from byok.core.context import (
 from byok.errors import InvalidInput
 
 __all__ = [
-    "NOT_YET_ENFORCED",
+    "LEVER_NOTES",
     "AccessLevers",
     "lever_sids",
     "lever_statements",
@@ -61,22 +61,17 @@ _SIDS: Final = {
 }
 
 
-#: Printed when a lever that this version of byok cannot honour yet is asked for (issue 16 is
-#: in progress: docs/SECURITY.md#scoped-tenant-keys-what-is-enforced-now).
-NOT_YET_ENFORCED: Final = {
-    "reason": (
-        "NOTE: this version of the vendor's byok does not yet state an access reason "
-        "(byok:reason) in its KMS calls, so --deny-reason refuses nothing today; it takes "
-        "effect when the vendor's byok states reasons."
-    ),
+#: Printed beside a lever (docs/SECURITY.md#customer-levers): what it does not reach.
+LEVER_NOTES: Final = {
     "scope": (
-        "NOTE: every tenant key is in scope 'default' in this version of byok, so "
-        "--deny-scope default refuses all new tenant keys and other scope names refuse nothing."
+        "NOTE: scope names are the vendor's, per tenant (the vendor's `byok tenant scopes`; "
+        "your tenant-admin reads them at the API's key-policy). A name that is no scope of "
+        "yours refuses nothing; documents outside every named scope are in 'default'."
     ),
     "strict": (
-        "WARNING: --require-context refuses every use whose context lacks byok:scope, "
-        "byok:period or byok:reason; this version of byok states no reason and older tenant "
-        "keys have no scope or period, so the vendor can use NONE of your data with it today."
+        "NOTE: --require-context also refuses tenant keys made before the vendor's byok "
+        "stated scope, period and reason (documents written under them stay unreadable "
+        "while it is on); every key made since states all three."
     ),
 }
 
