@@ -56,6 +56,7 @@ bench: $(STAMP) wrk
 	$(BIN)/python bench/envelope.py
 	$(BIN)/python bench/store.py
 	$(BIN)/python bench/migrate.py
+	$(BIN)/python bench/scopes.py
 	$(BIN)/python bench/api.py
 	$(BIN)/python bench/cluster.py
 	$(BIN)/python bench/cli.py

@@ -10,6 +10,7 @@ from customer_world import STORAGE_ROLE, Vendor, setup_for, vendor_kms, vendor_r
 
 from byok.customer.activity import (
     NO_CONTEXT,
+    NOT_STATED,
     KeyUse,
     key_activity,
     parse_event,
@@ -117,6 +118,29 @@ def test_summarize_groups_by_operation_tenant_and_caller() -> None:
         "errors": 1,
         "last": "2026-11-29T11:06:00Z",
     }
+
+
+def test_summarize_groups_by_the_reason_and_scope_the_vendor_stated() -> None:
+    records = []
+    for minute, (reason, scope, error) in enumerate(
+        [("customer-request", "default", None), ("vendor-support", "legal", "AccessDenied"),
+         ("vendor-support", "default", "AccessDenied"), ("vendor-service", "legal", None)]
+    ):  # fmt: skip
+        record = _record("Decrypt", minute, error=error)
+        record["requestParameters"]["encryptionContext"] |= {
+            "byok:reason": reason, "byok:scope": scope,
+        }  # fmt: skip
+        records.append(record)
+    records.append(_record("Decrypt", 9))  # a key made before reasons
+    report = summarize(KEY, NOW - timedelta(hours=1), [parse_event(r) for r in records])
+    assert [(g.name, g.count, g.errors) for g in report.by_reason] == [
+        ("vendor-support", 2, 2), (NOT_STATED, 1, 0), ("customer-request", 1, 0),
+        ("vendor-service", 1, 0),
+    ]  # fmt: skip
+    assert [(g.name, g.count, g.errors) for g in report.by_scope] == [
+        ("default", 2, 1), ("legal", 2, 1), (NOT_STATED, 1, 0),
+    ]  # fmt: skip
+    assert report.to_dict()["uses"][-1]["reason"] == "customer-request"
 
 
 def test_vendor_filter_keeps_the_vendor_account_or_the_client_role() -> None:

@@ -23,7 +23,7 @@ from byok.core.tenant_config import TenantKeyConfig
 from byok.core.tenant_keys import MemoryTenantKeyStore
 from byok.customer.aws import CustomerAws
 from byok.customer.setup import run_setup
-from byok.errors import CustomerAccessError
+from byok.errors import UseRefused
 
 pytestmark = pytest.mark.localaws
 
@@ -109,9 +109,9 @@ def test_deny_period_refuses_that_months_tenant_key_and_not_the_next(
     levers = AccessLevers(deny_periods=("2026-11",))
     run_setup(aws, vendor.identity, setup_for(account, "direct", levers=levers))
     reader = Envelope(store, clock=clock)  # a fresh process: nothing cached
-    with pytest.raises(CustomerAccessError):
+    with pytest.raises(UseRefused) as refused_use:  # only that period: nothing is purged
         reader.decrypt("acme", wrapper, "nov", november)
-    reader = Envelope(store, clock=clock)  # the refusal purged the tenant's cache
+    assert refused_use.value.refused == {"period": "2026-11"}
     assert reader.decrypt("acme", wrapper, "dec", december) == b"kept"
     assert (
         reader.decrypt("acme", wrapper, "dec2", reader.encrypt("acme", wrapper, "dec2", b"new"))

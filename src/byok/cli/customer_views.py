@@ -118,6 +118,8 @@ def show_activity(report: ActivityReport, console: Console) -> None:
     for title, groups in (
         ("operation", report.by_operation),
         ("tenant (byok:tenant context)", report.by_tenant),
+        ("access reason (byok:reason)", report.by_reason),
+        ("scope (byok:scope)", report.by_scope),
         ("caller", report.by_caller),
     ):
         if groups:

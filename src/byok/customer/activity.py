@@ -21,11 +21,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 from byok.core.arn import parse_key_arn
-from byok.core.context import TENANT_CONTEXT_KEY
+from byok.core.context import REASON_CONTEXT_KEY, SCOPE_CONTEXT_KEY, TENANT_CONTEXT_KEY
 from byok.customer.aws import CustomerAws
 from byok.errors import InvalidInput
 
 __all__ = [
+    "NOT_STATED",
     "NO_CONTEXT",
     "ActivityReport",
     "KeyUse",
@@ -42,6 +43,8 @@ __all__ = [
 NO_CONTEXT: Final = "(no byok:tenant context)"
 _MAX_EVENTS: Final = 10_000
 _HISTORY: Final = timedelta(days=90)  # CloudTrail event history
+#: The group of uses that state no reason (or scope): anchors, and keys made before them.
+NOT_STATED: Final = "(none stated)"
 _UNITS: Final = {"m": 60, "h": 3600, "d": 86400}
 
 
@@ -68,6 +71,9 @@ class KeyUse:
     tenant: str | None
     error: str | None
     request_id: str
+    #: The ``byok:reason`` and ``byok:scope`` the vendor stated (docs/CUSTOMER.md, "Levers").
+    reason: str | None = None
+    scope: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe form."""
@@ -80,6 +86,8 @@ class KeyUse:
             "tenant": self.tenant,
             "error": self.error,
             "request_id": self.request_id,
+            "reason": self.reason,
+            "scope": self.scope,
         }
 
 
@@ -112,6 +120,8 @@ class ActivityReport:
     by_operation: tuple[UsageGroup, ...]
     by_tenant: tuple[UsageGroup, ...]
     by_caller: tuple[UsageGroup, ...]
+    by_reason: tuple[UsageGroup, ...] = ()
+    by_scope: tuple[UsageGroup, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe form (uses newest first)."""
@@ -123,6 +133,8 @@ class ActivityReport:
             "by_operation": [g.to_dict() for g in self.by_operation],
             "by_tenant": [g.to_dict() for g in self.by_tenant],
             "by_caller": [g.to_dict() for g in self.by_caller],
+            "by_reason": [g.to_dict() for g in self.by_reason],
+            "by_scope": [g.to_dict() for g in self.by_scope],
             "uses": [u.to_dict() for u in self.uses],
         }
 
@@ -171,9 +183,11 @@ def parse_event(record: Mapping[str, Any]) -> KeyUse:
         caller=str(identity.get("arn") or identity.get("invokedBy") or ""),
         caller_account=str(identity.get("accountId") or ""),
         role_arn=issuer.get("arn"),
-        tenant=_tenant(record.get("requestParameters")),
+        tenant=_context_value(record.get("requestParameters"), TENANT_CONTEXT_KEY),
         error=record.get("errorCode"),
         request_id=str(record.get("requestID") or ""),
+        reason=_context_value(record.get("requestParameters"), REASON_CONTEXT_KEY),
+        scope=_context_value(record.get("requestParameters"), SCOPE_CONTEXT_KEY),
     )
 
 
@@ -197,6 +211,8 @@ def summarize(
         _groups(kept, lambda u: u.operation),
         _groups(kept, lambda u: u.tenant or NO_CONTEXT),
         _groups(kept, lambda u: u.role_arn or u.caller),
+        _groups(kept, lambda u: u.reason or NOT_STATED),
+        _groups(kept, lambda u: u.scope or NOT_STATED),
     )
 
 
@@ -305,13 +321,13 @@ def _record(event: Mapping[str, Any]) -> Mapping[str, Any]:
     return record
 
 
-def _tenant(parameters: Any) -> str | None:
+def _context_value(parameters: Any, key: str) -> str | None:
     if not isinstance(parameters, Mapping):
         return None
     for name in ("encryptionContext", "destinationEncryptionContext", "sourceEncryptionContext"):
         context = parameters.get(name)
-        if isinstance(context, Mapping) and TENANT_CONTEXT_KEY in context:
-            return str(context[TENANT_CONTEXT_KEY])
+        if isinstance(context, Mapping) and key in context:
+            return str(context[key])
     return None
 
 

@@ -26,6 +26,8 @@ class Customer:
     endpoint_url: str
     account: str
     vendor: VendorIdentity
+    _key_arn: str = ""
+    _client_role: str | None = None
 
     @property
     def aws(self) -> CustomerAws:
@@ -73,7 +75,8 @@ class Customer:
 
     def activity(self, handover: dict[str, Any]) -> None:
         """`byok customer activity`: the vendor's uses of the key, from CloudTrail."""
-        key_arn = handover["key_arn"]
+        key_arn = self._key_arn = handover["key_arn"]
+        self._client_role = handover.get("client_role_arn")
         report = key_activity(
             self.aws, key_arn, since=timedelta(hours=1), vendor_account=self.vendor.account,
             client_role_arn=handover.get("client_role_arn"),
@@ -84,6 +87,19 @@ class Customer:
         tenants = ", ".join(f"{g.name}: {g.count}" for g in report.by_tenant)
         self.say.say(f"by encryption-context tenant: {tenants}")
         self.say.expect(bool(report.uses), "every vendor use of the key is in the customer's trail")
+
+    def activity_by_reason(self) -> None:
+        """`byok customer activity`, grouped by the vendor's stated reason and scope."""
+        report = key_activity(
+            self.aws, self._key_arn, since=timedelta(hours=1),
+            vendor_account=self.vendor.account, client_role_arn=self._client_role,
+        )  # fmt: skip
+        for title, groups in (("reason", report.by_reason), ("scope", report.by_scope)):
+            rows = [[g.name, str(g.count), str(g.errors)] for g in groups]
+            self.say.table(f"vendor's uses by {title} (CloudTrail)", [title, "calls", "refused"],
+                           rows)  # fmt: skip
+        refused = {g.name for g in report.by_reason if g.errors}
+        self.say.expect("vendor-support" in refused, "the refused support reads are in my trail")
 
     def set_trust(self, setup: CustomerSetup, *, allow_vendor: bool) -> None:
         """Edit the client role's trust policy (remove or restore the vendor)."""

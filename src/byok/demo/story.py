@@ -25,6 +25,7 @@ from byok.demo.attack import refused_attack
 from byok.demo.cluster import push_revocation
 from byok.demo.console import serve_console
 from byok.demo.customer import Customer
+from byok.demo.levers import refuse_one_scope
 from byok.demo.narration import DemoFailed, Narrator
 from byok.errors import CustomerAccessError
 from byok.localaws.server import LocalAwsServer
@@ -137,6 +138,7 @@ def _option_b(say: Narrator, stage: Stage) -> tuple[Customer, CustomerSetup, str
         revoke=lambda: acme.set_trust(setup, allow_vendor=False),
         restore=lambda: acme.set_trust(setup, allow_vendor=True),
     )  # fmt: skip
+    refuse_one_scope(say, vendor, acme, setup, BOUND_S)
     return acme, setup, handover["key_arn"]
 
 

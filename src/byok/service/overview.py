@@ -18,6 +18,7 @@ from byok.service.monitor import KeyMonitor, SweepResult
 from byok.service.onboarding import needs_approval
 from byok.service.vendor import Vendor
 from byok.store.audit import ChainedEvent
+from byok.store.key_policies import TenantPolicy
 from byok.store.lifecycle import migration_counts
 from byok.store.overview import Usage, document_usage, latest_events
 from byok.store.schema import KeyConfigState, TenantState
@@ -63,6 +64,8 @@ class TenantOverview:
     chain_head: str
     tenant_head: str | None
     push_revocation: bool
+    #: The tenant's scope rules, period unit and the uses its key policy refuses.
+    policy: TenantPolicy | None = None
 
 
 @dataclass(frozen=True)
@@ -108,13 +111,14 @@ def tenant_overview(vendor: Vendor, tenant: str, *, events: int = 50) -> TenantO
     key_use = latest_events(vendor.store, tenant=tenant, key_use=True, limit=events)
     own = latest_events(vendor.store, tenant=tenant, limit=1)
     seq, head = vendor.audit.log.head()
+    policy = vendor.policies.get(tenant)
     return TenantOverview(
         tenant=row, fix=fix, revocation_bound_s=vendor.settings.revocation_bound_s,
         active=active, newest=configs[-1] if configs else None,
         usage=document_usage(vendor.store, tenant), migration=_migration(vendor, active),
         key_use=key_use, chain_seq=seq, chain_head=head,
         tenant_head=own[0].hash if own else None,
-        push_revocation=vendor.policies.get(tenant).event_secret_hash is not None,
+        push_revocation=policy.event_secret_hash is not None, policy=policy,
     )  # fmt: skip
 
 
