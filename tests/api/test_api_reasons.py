@@ -93,3 +93,22 @@ def test_the_operator_sets_scopes_and_the_tenant_admin_reads_them(api: ApiWorld)
         "/v1/tenants/acme/scopes", json={"rules": [], "period_unit": "month"},
         headers=api.auth(api.operator),
     )  # fmt: skip
+
+
+def test_the_policies_route_adds_the_customers_levers(api: ApiWorld) -> None:
+    params: dict[str, Any] = {
+        "mode": "assume-role", "customer_account": "123456789012", "deny_scope": ["hr", "legal"],
+        "deny_reason": "vendor-support", "require_context": "true",
+    }  # fmt: skip
+    kit = api.client.get(
+        "/v1/tenants/acme/policies", params=params, headers=api.as_role("acme", "tenant-admin")
+    )
+    assert kit.status_code == 200, kit.text
+    statements = kit.json()["key-policy-statements.json"]
+    assert '"hr"' in statements and "vendor-support" in statements
+    assert "any use without a scope" in statements
+    bad = api.client.get(
+        "/v1/tenants/acme/policies", params=params | {"deny_reason": "curiosity"},
+        headers=api.as_role("acme", "tenant-admin"),
+    )  # fmt: skip
+    assert bad.status_code == 422 and bad.json()["field"] == "deny_reason"

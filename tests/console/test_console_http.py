@@ -267,3 +267,21 @@ def test_signing_in_again_ends_the_earlier_session(
     assert answer.status_code == 303
     assert f"{SESSION_COOKIE}={first}" not in answer.headers["set-cookie"]
     assert ConsoleSessions(app_world.vendor.store).resolve(first) is None
+
+
+def test_the_wizard_adds_the_customers_levers_to_the_policies(
+    client: TestClient, app_world: ConsoleWorld
+) -> None:
+    sign_in(client, app_world.admins["initech"])
+    query = {"mode": "direct", "account": "123456789012", "deny_support": "1",
+             "deny_scopes": "legal, hr", "deny_periods": "2026-10"}  # fmt: skip
+    page = client.get("/console/t/initech/setup", params=query)
+    assert page.status_code == 200, page.text
+    assert "Deny the vendor role the denied access reasons" in page.text
+    assert "kms:EncryptionContext:byok:scope" in page.text and "2026-10-*" in page.text
+    download = client.get("/console/t/initech/setup/files/key-policy.json", params=query)
+    assert download.status_code == 200 and "vendor-support" in download.text
+    bad = client.get("/console/t/initech/setup", params=query | {"deny_periods": "October"})
+    assert bad.status_code == 422
+    message = bad.text.split('id="deny_periods-error">', 1)[1].split("</p>", 1)[0]
+    assert "is not a period" in message and "2026-11" in message

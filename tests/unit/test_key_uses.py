@@ -205,3 +205,17 @@ def test_classify_names_exactly_the_refused_dimensions(
     denied: dict[str, set[str]], expected: dict[str, str] | None
 ) -> None:
     assert classify_refusal(CONTEXT, _probe(denied)) == expected
+
+
+_NAMES = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=8).filter(
+    lambda k: k not in ("tenant", "document", "write")
+)
+
+
+@given(st.dictionaries(_NAMES, _NAMES, max_size=6), st.integers(0, 6))
+def test_extending_a_context_equals_building_it_whole(pairs: dict[str, str], split: int) -> None:
+    """``extended`` (the writer's fast path) encodes exactly as the constructor would."""
+    items = sorted(pairs.items())
+    first, rest = dict(items[:split]), dict(items[split:])
+    base = BoundContext("acme", "doc", "w_1", first)
+    assert base.extended(rest).encoded == BoundContext("acme", "doc", "w_1", pairs).encoded

@@ -8,6 +8,7 @@ the client role for Option B, so both role names of :class:`VendorIdentity` are 
 from __future__ import annotations
 
 from byok.core.policy.templates import (
+    AccessLevers,
     CustomerSetup,
     VendorIdentity,
     client_trust_policy,
@@ -65,8 +66,10 @@ def customer_documents(
     key_arn: str | None,
     client_role_name: str,
     hardening: bool,
+    levers: AccessLevers | None = None,
 ) -> dict[str, str]:
-    """The customer's full kit for one set-up (``byok customer policy`` prints the same).
+    """The customer's full kit for one set-up (``byok customer policy`` prints the same),
+    with the Deny statements of ``levers`` (docs/CUSTOMER.md, "Levers").
 
     Returns:
         File name to exact text (see :func:`byok.core.policy.templates.customer_kit`).
@@ -79,5 +82,6 @@ def customer_documents(
         customer_account=customer_account, key_arn=key_arn,
         external_id=tenant.external_id if mode == "assume-role" else None,
         client_role_name=client_role_name, hardening=hardening,
+        levers=levers or AccessLevers(),
     )  # fmt: skip
     return customer_kit(vendor_identity(settings), setup)

@@ -115,13 +115,32 @@ class BoundContext:
     def extended(self, pairs: Mapping[str, str]) -> BoundContext:
         """This context with ``pairs`` added (the tenant key's scope and period).
 
+        Only the new pairs are checked (this context already was); UTF-8 byte order is code
+        point order, so sorting the strings sorts the encoding.
+
         Raises:
-            InvalidInput: as the constructor (a reserved key, too many pairs ...).
+            InvalidInput: a reserved or repeated key, a malformed pair, too many pairs.
         """
         if not pairs:
             return self
-        extra = {k: v for k, v in self.pairs if k not in _RESERVED}
-        return BoundContext(self.tenant, self.document, self.write, {**extra, **pairs})
+        merged = dict(self.pairs)
+        for key, value in pairs.items():
+            if key in _RESERVED or key in merged:
+                raise InvalidInput("context", f"{key!r} is reserved or already bound")
+            _part(key, MAX_CONTEXT_KEY_BYTES, "context")
+            _part(value, MAX_CONTEXT_VALUE_BYTES, key)
+            merged[key] = value
+        if len(merged) > MAX_CONTEXT_PAIRS:
+            raise InvalidInput("context", f"has more than {MAX_CONTEXT_PAIRS} pairs")
+        out = bytearray(_U16.pack(len(merged)))
+        for key, value in sorted(merged.items()):
+            raw_key, raw_value = key.encode(), value.encode()
+            out += _U16.pack(len(raw_key)) + raw_key + _U16.pack(len(raw_value)) + raw_value
+        self_ = object.__new__(BoundContext)
+        self_.tenant, self_.document, self_.write = self.tenant, self.document, self.write
+        self_.pairs = tuple(sorted(merged.items()))
+        self_.encoded = bytes(out)
+        return self_
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, BoundContext) and other.encoded == self.encoded

@@ -138,16 +138,12 @@ class KeyAvailability:
             "tenant:use-refused", tenant=tenant, document=document, outcome="UseRefused",
             detail={"operation": operation, **exc.refused},
         )  # fmt: skip
-        listed = vendor.policies.get(tenant).refused
-        known = {(e["dimension"], e["value"]) for e in listed}
         since = datetime.now(UTC).isoformat(timespec="seconds")
-        new = [
+        entries = [
             {"dimension": name, "value": value, "since": since}
             for name, value in sorted(exc.refused.items())
-            if (name, value) not in known
         ]
-        if new:
-            vendor.policies.update(tenant, refused=(*listed, *new))
+        if vendor.policies.add_refused(tenant, entries):
             vendor.forget_state(tenant)
 
     def mark_unavailable(self, tenant: str, exc: CustomerAccessError) -> None:

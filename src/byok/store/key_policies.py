@@ -191,6 +191,30 @@ class KeyPolicyRepository:
             row.updated_at = self.store.clock()
         return policy
 
+    def add_refused(self, tenant: str, entries: list[dict[str, str]]) -> bool:
+        """Append refused uses not listed yet (by dimension and value), under the row's lock
+        (concurrent refusals on several nodes all land).
+
+        Returns:
+            True when something was added.
+
+        Raises:
+            Conflict: no such tenant (foreign key).
+        """
+        with self.store.write() as session:
+            row = session.get(TenantPolicyRow, tenant, with_for_update=True)
+            if row is None:
+                row = TenantPolicyRow(tenant_id=tenant, outage_grace_s=0.0,
+                                      on_key_loss=KeyLossAction.KEEP)  # fmt: skip
+                session.add(row)
+            listed = list(row.refused or [])
+            known = {(e["dimension"], e["value"]) for e in listed}
+            new = [e for e in entries if (e["dimension"], e["value"]) not in known]
+            if new:
+                row.refused = [*listed, *new]
+                row.updated_at = self.store.clock()
+        return bool(new)
+
     def new_event_secret(self, tenant: str) -> str:
         """Make (or replace) the tenant's key-event secret; return it (shown once)."""
         secret = "byokev_" + secrets.token_urlsafe(_SECRET_BYTES)

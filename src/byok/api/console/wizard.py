@@ -13,7 +13,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
 from fastapi import Path as PathParam
@@ -28,6 +30,7 @@ from byok.api.console.security import Viewer
 from byok.api.models import TENANT_PATTERN
 from byok.api.policies import customer_documents, tenant_documents
 from byok.core.arn import parse_key_arn
+from byok.core.policy.templates import AccessLevers
 from byok.errors import InvalidInput
 from byok.service.onboarding import Principal
 from byok.service.vendor import Vendor
@@ -40,6 +43,7 @@ TenantId = Annotated[str, PathParam(pattern=TENANT_PATTERN)]
 MODES = {"direct": "Option A", "assume-role": "Option B"}
 CLIENT_ROLE = "byok-client-role"
 _FIELDS = ("mode", "key_arn", "region", "client_role_arn")
+_LEVER_FIELDS = {"deny_scope": "deny_scopes", "deny_period": "deny_periods"}
 #: Documents shown on the page with a copy button (the rest are downloads only).
 INLINE = ("key-policy-statements.json", "trust-policy.json", "permissions-policy.json")
 DESCRIBED = {
@@ -59,13 +63,41 @@ def field_message(error: InvalidInput) -> str:
     return f"{message[:1].upper()}{message[1:]}. {error.fix}"
 
 
-def _kit(vendor: Vendor, tenant: Tenant, mode: str, account: str) -> dict[str, str]:
+@dataclass(frozen=True)
+class LeverForm:
+    """The optional levers of step 1 (docs/CUSTOMER.md, "Levers"), as typed in the form."""
+
+    scopes: str = ""
+    periods: str = ""
+    support: bool = False
+
+    def levers(self) -> AccessLevers:
+        """Raises InvalidInput (field ``deny_scope``, ``deny_period``) for a bad name."""
+        return AccessLevers(
+            deny_scopes=_words(self.scopes), deny_periods=_words(self.periods),
+            deny_reasons=("vendor-support",) if self.support else (),
+        )  # fmt: skip
+
+    def query(self) -> str:
+        """The same levers as query parameters (for the download links)."""
+        return urlencode({"deny_scopes": self.scopes, "deny_periods": self.periods,
+                          "deny_support": "1" if self.support else ""})  # fmt: skip
+
+
+def _words(text: str) -> tuple[str, ...]:
+    return tuple(text.replace(",", " ").split())
+
+
+def _kit(
+    vendor: Vendor, tenant: Tenant, mode: str, account: str, levers: LeverForm = LeverForm()
+) -> dict[str, str]:
     """The documents to apply: the full kit with an account id, else the account-free ones."""
+    chosen = levers.levers()
     if not account:
         return tenant_documents(vendor.settings, tenant)[mode]
     return customer_documents(
         vendor.settings, tenant, mode=mode, customer_account=account, key_arn=None,
-        client_role_name=CLIENT_ROLE, hardening=True,
+        client_role_name=CLIENT_ROLE, hardening=True, levers=chosen,
     )  # fmt: skip
 
 
@@ -88,6 +120,7 @@ async def _render(
     *,
     mode: str = "",
     account: str = "",
+    levers: LeverForm = LeverForm(),
     values: dict[str, str] | None = None,
     errors: dict[str, str] | None = None,
     status: int = 200,
@@ -98,9 +131,9 @@ async def _render(
     kit: dict[str, str] = {}
     if mode in MODES:
         try:
-            kit = await call(viewer, _kit, vendor, row, mode, account)
+            kit = await call(viewer, _kit, vendor, row, mode, account, levers)
         except InvalidInput as exc:
-            errors[exc.field] = field_message(exc)
+            errors[_LEVER_FIELDS.get(exc.field, exc.field)] = field_message(exc)
             kit = await call(viewer, _kit, vendor, row, mode, "")
             status = 422
     configs = await call(viewer, vendor.tenants.configs, tenant)
@@ -110,7 +143,7 @@ async def _render(
         command=setup_command(vendor, row, mode) if mode in MODES else "",
         regions=vendor.settings.allowed_regions, values=values or {}, errors=errors,
         newest=configs[-1] if configs else None, vendor_role_arn=vendor.settings.vendor_role_arn,
-        inline=INLINE, described=DESCRIBED,
+        inline=INLINE, described=DESCRIBED, levers=levers,
     )  # fmt: skip
 
 
@@ -120,10 +153,15 @@ async def setup(
     tenant: TenantId,
     mode: Annotated[str, Query(max_length=16)] = "",
     account: Annotated[str, Query(max_length=32)] = "",
+    deny_scopes: Annotated[str, Query(max_length=512)] = "",
+    deny_periods: Annotated[str, Query(max_length=512)] = "",
+    deny_support: Annotated[str, Query(max_length=8)] = "",
 ) -> Response:
-    """Steps 1 to 3: External ID, option, policies and templates, the hand-over form."""
+    """Steps 1 to 3: External ID, option, levers, policies and templates, the hand-over form."""
     viewer = await viewer_for(request, Action.CONFIG_WRITE, tenant)
-    return await _render(request, viewer, tenant, mode=mode, account=account.strip())
+    levers = LeverForm(deny_scopes.strip(), deny_periods.strip(), bool(deny_support))
+    return await _render(request, viewer, tenant, mode=mode, account=account.strip(),
+                         levers=levers)  # fmt: skip
 
 
 @router.get("/t/{tenant}/setup/files/{name}")
@@ -133,6 +171,9 @@ async def download(
     name: str,
     mode: Annotated[str, Query(max_length=16)],
     account: Annotated[str, Query(max_length=32)] = "",
+    deny_scopes: Annotated[str, Query(max_length=512)] = "",
+    deny_periods: Annotated[str, Query(max_length=512)] = "",
+    deny_support: Annotated[str, Query(max_length=8)] = "",
 ) -> Response:
     """One document of the kit as a download (CloudFormation, Terraform, policies)."""
     viewer = await viewer_for(request, Action.CONFIG_WRITE, tenant)
@@ -140,7 +181,8 @@ async def download(
         raise HTTPException(404, "choose Option A or Option B first")
     vendor = vendor_of(request)
     row = await call(viewer, vendor.tenants.get, tenant)
-    kit = await call(viewer, _kit, vendor, row, mode, account.strip())
+    levers = LeverForm(deny_scopes.strip(), deny_periods.strip(), bool(deny_support))
+    kit = await call(viewer, _kit, vendor, row, mode, account.strip(), levers)
     if name not in kit:
         raise HTTPException(404, f"no document {name!r} for this option")
     kind = "application/json" if name.endswith(".json") else "text/plain"

@@ -26,7 +26,7 @@ from byok.api.models import (
 )
 from byok.api.policies import customer_documents, tenant_documents
 from byok.api.problems import responses_for
-from byok.core.policy.templates import UNCONDITIONED_WARNING
+from byok.core.policy.templates import UNCONDITIONED_WARNING, AccessLevers
 from byok.service.bootstrap import VENDOR_KMS_ACTIONS
 from byok.service.offboarding import offboard_tenant
 from byok.service.onboarding import Principal
@@ -114,15 +114,25 @@ def get_policies(
     key_arn: Annotated[str | None, Query(max_length=2048)] = None,
     client_role_name: Annotated[str, Query(max_length=64)] = "byok-client-role",
     unconditioned: Annotated[bool, Query(description=UNCONDITIONED_WARNING)] = False,
+    deny_scope: Annotated[list[str] | None, Query(max_length=16)] = None,
+    deny_period: Annotated[list[str] | None, Query(max_length=16)] = None,
+    deny_reason: Annotated[list[str] | None, Query(max_length=3)] = None,
+    require_context: bool = False,
 ) -> dict[str, str]:
     """File name to exact text: key-policy statements, trust and permissions policies,
     CloudFormation and Terraform (for a new key: omit ``key_arn``). Every document limits
-    the key to this tenant's encryption context; ``unconditioned=true`` (weaker) does not."""
+    the key to this tenant's encryption context; ``unconditioned=true`` (weaker) does not.
+    ``deny_scope``, ``deny_period``, ``deny_reason`` (repeatable) and ``require_context`` add
+    the customer's levers as Deny statements (docs/CUSTOMER.md, "Levers")."""
     vendor = _vendor(request)
+    levers = AccessLevers(
+        deny_scopes=tuple(deny_scope or ()), deny_periods=tuple(deny_period or ()),
+        deny_reasons=tuple(deny_reason or ()), require_context=require_context,
+    )  # fmt: skip
     return customer_documents(
         vendor.settings, vendor.tenants.get(tenant), mode=mode,
         customer_account=customer_account, key_arn=key_arn,
-        client_role_name=client_role_name, hardening=not unconditioned,
+        client_role_name=client_role_name, hardening=not unconditioned, levers=levers,
     )  # fmt: skip
 
 
