@@ -18,9 +18,12 @@ from typing import Any
 
 import pytest
 
-from byok.errors import InvalidInput
+from byok.core.key_use import CUSTOMER_REQUEST, KeyUse
+from byok.core.policy.templates.levers import AccessLevers
+from byok.errors import InvalidInput, UseRefused
 from byok.service.key_events import MAX_EVENT_BYTES, KeyEventReceiver, KeyEventRejected
 from byok.service.key_loss import KeyLossJob, set_key_policy
+from byok.service.scopes import configure_scopes
 from byok.service.vendor import Vendor
 from byok.store.key_policies import KeyLossAction
 from byok.store.schema import TenantState
@@ -134,6 +137,28 @@ def test_a_real_revocation_event_marks_the_tenant_and_purges(
     customer.kms().enable_key(KeyId=customer.key_arn)
     recovered = receiver.receive("acme", secret, event("EnableKey"))
     assert (recovered.outcome, recovered.state) == ("accessible", "ACTIVE")
+
+
+def test_a_key_policy_event_makes_a_new_lever_bite_at_once_on_every_node(
+    setup: tuple[Vendor, CustomerAccount],
+) -> None:
+    """PutKeyPolicy may add a Deny on one scope that the probe's own key does not touch: the
+    tenant stays ACTIVE, and every node drops its cached keys so the lever applies at the
+    next use instead of after the revocation bound."""
+    vendor, customer = setup
+    receiver = KeyEventReceiver(vendor)
+    secret = vendor.policies.new_event_secret("acme")
+    configure_scopes(vendor, "acme", rules=[("legal/", "legal"), ("notes/", "notes")])
+    vendor.put_document("acme", "legal/nda.txt", b"privileged", KeyUse(CUSTOMER_REQUEST))
+    vendor.put_document("acme", "notes/a.txt", b"newest key, notes scope")  # the probe's key
+    assert vendor.get_document("acme", "legal/nda.txt").read_all() == b"privileged"  # cached
+    customer.key_policy(customer.vendor_role_arn, tenant="acme",
+                        levers=AccessLevers(deny_scopes=("legal",)))  # fmt: skip
+    outcome = receiver.receive("acme", secret, event("PutKeyPolicy"))
+    assert (outcome.outcome, outcome.state) == ("accessible", "ACTIVE")
+    with pytest.raises(UseRefused):  # at once, not after the bound
+        vendor.get_document("acme", "legal/nda.txt")
+    assert vendor.get_document("acme", "notes/a.txt").read_all() == b"newest key, notes scope"
 
 
 def test_outage_grace_is_bounded_and_audited(setup: tuple[Vendor, CustomerAccount]) -> None:

@@ -31,7 +31,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from byok.errors import ByokError, CustomerAccessError, InvalidInput, TransientKmsError, mapping_for
+from byok.errors import (
+    ByokError,
+    CustomerAccessError,
+    InvalidInput,
+    TransientKmsError,
+    UseRefused,
+    mapping_for,
+)
 
 if TYPE_CHECKING:
     from byok.service.vendor import Vendor
@@ -126,14 +133,14 @@ class KeyEventReceiver:
             state = str(self._vendor.tenants.get(tenant).state)
             return KeyEventOutcome(tenant, event_id, "duplicate", None, state, 0.0)
         with self._lock_for(tenant):  # concurrent events for one tenant: one probe at a time
-            outcome = self._probe(tenant, event_id)
+            outcome = self._probe(tenant, event_id, policy_changed=name == "PutKeyPolicy")
         self._vendor.audit.record(
             "key-event:received", tenant=tenant, outcome=outcome.outcome,
             detail={"event_id": event_id, "event_name": name[:64], "code": outcome.code or ""},
         )  # fmt: skip
         return outcome
 
-    def _probe(self, tenant: str, event_id: str) -> KeyEventOutcome:
+    def _probe(self, tenant: str, event_id: str, *, policy_changed: bool) -> KeyEventOutcome:
         vendor = self._vendor
         started = time.monotonic()
         vendor.access.invalidate(tenant)  # a changed role trust policy bites only at AssumeRole
@@ -142,12 +149,17 @@ class KeyEventReceiver:
         if isinstance(error, CustomerAccessError):
             vendor.purge_everywhere(tenant)
             outcome, code = "revoked", mapping_for(error).code
+        elif isinstance(error, UseRefused):  # a lever (scope, period, reason): only that use
+            vendor.purge_everywhere(tenant)
+            outcome, code = "use-refused", mapping_for(error).code
         elif isinstance(error, TransientKmsError):
             outcome, code = "outage", mapping_for(error).code
         elif error is not None:
             outcome, code = "not-serving", mapping_for(error).code
         else:
             outcome, code = "accessible", None
+            if policy_changed:  # it may add a lever on a scope, period or reason: every node
+                vendor.purge_everywhere(tenant)  # re-proves its keys at their next use
         state = str(vendor.tenants.get(tenant).state)
         return KeyEventOutcome(tenant, event_id, outcome, code, state, elapsed)
 
