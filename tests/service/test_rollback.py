@@ -130,7 +130,7 @@ def test_a_version_written_before_format_v2_is_checked_by_its_digest(
     head = vendor.put_document("acme", "seed", b"makes the tenant key")
     assert head.tk_id is not None and head.write_id is not None
     wrapper = vendor.active_wrapper("acme")
-    key = vendor.cache.get("acme", head.tk_id, wrapper.key_arn)
+    key = vendor.cache.get("acme", head.tk_id, wrapper.key_arn, "vendor-service")
     assert key is not None
     encrypt_v1 = _encrypt_v1()
     first, second = (

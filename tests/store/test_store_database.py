@@ -29,6 +29,7 @@ TABLES = {
     "key_events",
     "leases",
     "signals",
+    "tenant_key_copies",
     "tenant_keys",
     "tenant_policies",
     "tenants",
@@ -37,7 +38,7 @@ TABLES = {
 
 def test_open_applies_the_initial_migration(empty_database_url: str) -> None:
     store = Store.open(empty_database_url)
-    assert store.schema_revision() == Store.head_revision() == "0009_tenant_key_context"
+    assert store.schema_revision() == Store.head_revision() == "0010_scopes_and_reasons"
     assert set(inspect(store.engine).get_table_names()) == TABLES
     store.close()
 

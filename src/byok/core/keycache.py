@@ -329,15 +329,16 @@ class TenantKeyCache:
 
     def __contains__(self, key: object) -> bool:
         """Whether a live entry exists for a :class:`CacheKey` (does not touch LRU order); a
-        ``(tenant, tk_id, key_arn)`` triple asks about any access reason."""
+        ``(tenant, tk_id, key_arn)`` triple (or an empty reason) asks about any reason."""
         if not isinstance(key, tuple) or len(key) not in (3, 4):
             return False
+        prefix = key[:3]
         now = self._clock()
         with self._lock:
-            if len(key) == 4:
+            if len(key) == 4 and key[3]:
                 entry = self._entries.get(key)
                 return entry is not None and now < entry.expires
-            return any(k[:3] == key and now < e.expires for k, e in self._entries.items())
+            return any(k[:3] == prefix and now < e.expires for k, e in self._entries.items())
 
     def _sweep(self, now: float) -> None:
         # Entries are in use order, not expiry order; a full scan is O(n) but only on put,
