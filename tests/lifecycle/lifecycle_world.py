@@ -14,6 +14,7 @@ from byok.aws.clients import AwsSettings, ClientFactory, StaticCredentials
 from byok.core.tenant_keys import RotationPolicy
 from byok.service.progress import QuietProgress
 from byok.service.vendor import Vendor
+from support import world
 from support.world import CustomerAccount
 
 TENANT = "acme"
@@ -51,11 +52,7 @@ def second_key(customer: CustomerAccount) -> CustomerAccount:
 
 def onboard_direct(vendor: Vendor, customer: CustomerAccount, tenant: str = TENANT) -> None:
     """Create, configure (Option A), verify and activate ``tenant``."""
-    vendor.create_tenant(tenant)
-    customer.key_policy(customer.vendor_role_arn, tenant=tenant)
-    vendor.submit_config(tenant, mode="direct", key_arn=customer.key_arn)
-    assert vendor.verify(tenant).passed
-    vendor.activate(tenant)
+    world.onboard_direct(vendor, customer, tenant)
 
 
 def new_direct_config(vendor: Vendor, customer: CustomerAccount, tenant: str = TENANT) -> int:

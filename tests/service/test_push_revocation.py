@@ -27,7 +27,7 @@ from byok.service.scopes import configure_scopes
 from byok.service.vendor import Vendor
 from byok.store.key_policies import KeyLossAction
 from byok.store.schema import TenantState
-from support.world import CustomerAccount, build_vendor, new_customer
+from support.world import CustomerAccount, build_vendor, new_customer, onboard_direct
 
 pytestmark = pytest.mark.localaws
 
@@ -38,11 +38,7 @@ def setup(
 ) -> Iterator[tuple[Vendor, CustomerAccount]]:
     vendor, role_arn = build_vendor(local_aws, database_url, tmp_path / "blobs")
     customer = new_customer(local_aws, role_arn)
-    vendor.create_tenant("acme")
-    customer.key_policy(customer.vendor_role_arn, tenant="acme")
-    vendor.submit_config("acme", mode="direct", key_arn=customer.key_arn)
-    assert vendor.verify("acme").passed
-    vendor.activate("acme")
+    onboard_direct(vendor, customer, "acme")
     vendor.put_document("acme", "doc", b"secret")
     yield vendor, customer
     vendor.store.close()

@@ -26,7 +26,7 @@ from byok.service.monitor import KeyMonitor
 from byok.service.scopes import configure_scopes
 from byok.service.vendor import Vendor
 from byok.store.schema import TenantState
-from support.world import CustomerAccount, build_vendor, new_customer
+from support.world import CustomerAccount, build_vendor, new_customer, onboard_direct
 
 pytestmark = pytest.mark.localaws
 
@@ -40,11 +40,7 @@ SUPPORT = KeyUse("vendor-support", ticket="SUP-42")
 def setup(local_aws: Any, database_url: str, tmp_path: Path) -> tuple[Vendor, CustomerAccount]:
     vendor, role_arn = build_vendor(local_aws, database_url, tmp_path / "blobs", bound_s=BOUND_S)
     customer = new_customer(local_aws, role_arn)
-    vendor.create_tenant("acme")
-    customer.key_policy(customer.vendor_role_arn, tenant="acme")
-    vendor.submit_config("acme", mode="direct", key_arn=customer.key_arn)
-    assert vendor.verify("acme").passed
-    vendor.activate("acme")
+    onboard_direct(vendor, customer, "acme")
     configure_scopes(vendor, "acme", rules=[("legal/", "legal")])
     return vendor, customer
 

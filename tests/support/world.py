@@ -151,3 +151,12 @@ def fresh_postgres(url: str) -> str:
         connection.execute(text("CREATE SCHEMA public"))
     engine.dispose()
     return url
+
+
+def onboard_direct(vendor: Vendor, customer: CustomerAccount, tenant: str) -> None:
+    """Create, configure (Option A, the tenant-bound key policy), verify and activate."""
+    vendor.create_tenant(tenant)
+    customer.key_policy(customer.vendor_role_arn, tenant=tenant)
+    vendor.submit_config(tenant, mode="direct", key_arn=customer.key_arn)
+    assert vendor.verify(tenant).passed
+    vendor.activate(tenant)

@@ -23,6 +23,7 @@ from byok.errors import InvalidInput
 __all__ = [
     "CUSTOMER_REQUEST",
     "SCOPE_PATTERN",
+    "SCOPE_RULE",
     "SERVICE_USE",
     "VENDOR_SERVICE",
     "VENDOR_SUPPORT",
@@ -40,17 +41,18 @@ SCOPE_PATTERN: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 _TICKET = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:#/-]{0,127}")
 
 
-def check_scope(scope: str, field: str = "scope") -> str:
+#: The rule, in words.
+SCOPE_RULE: Final = "1-64 letters, digits, '.', '_' or '-', starting with a letter or digit."
+
+
+def check_scope(scope: str, field: str = "scope", fix: str = "Use " + SCOPE_RULE) -> str:
     """Return ``scope`` if it is a scope name.
 
     Raises:
-        InvalidInput: naming ``field``, with the rule.
+        InvalidInput: naming ``field``, with ``fix``.
     """
     if not isinstance(scope, str) or not SCOPE_PATTERN.fullmatch(scope):
-        raise InvalidInput(
-            field, f"{str(scope)!r:.70} is not a scope name",
-            fix="Use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit.",
-        )  # fmt: skip
+        raise InvalidInput(field, f"{str(scope)!r:.70} is not a scope name", fix=fix)
     return scope
 
 

@@ -34,6 +34,8 @@ from byok.core.context import (
     REASON_CONTEXT_KEY,
     SCOPE_CONTEXT_KEY,
 )
+from byok.core.key_use import SCOPE_RULE as RULE
+from byok.core.key_use import check_scope
 from byok.errors import InvalidInput
 
 __all__ = [
@@ -48,7 +50,6 @@ __all__ = [
 
 #: The actions that carry an encryption context (as ``policies.CONTEXT_ACTIONS``).
 _CONTEXT_ACTIONS: Final = ("kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*")
-_SCOPE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 _PERIOD = re.compile(r"\d{4}(-\d{2}(-\d{2}(T\d{2})?)?)?")
 _ANCHOR_KEY: Final = "kms:EncryptionContext:byok:audit-head"
 _SIDS: Final = {
@@ -82,13 +83,7 @@ def validate_scope(scope: str, field: str = "deny_scope") -> str:
     Raises:
         InvalidInput: naming ``field``, with the rule.
     """
-    if not isinstance(scope, str) or not _SCOPE.fullmatch(scope):
-        raise InvalidInput(
-            field, f"{str(scope)!r:.70} is not a scope name",
-            fix="Use the scope's name as the vendor shows it: 1-64 letters, digits, '.', '_' "
-            "or '-', starting with a letter or digit.",
-        )  # fmt: skip
-    return scope
+    return check_scope(scope, field, fix="Use the scope's name as the vendor shows it: " + RULE)
 
 
 def validate_period(period: str, field: str = "deny_period") -> str:
