@@ -21,18 +21,13 @@ from byok.errors import ERROR_TABLE, KeyAccessDenied, KmsThrottled, mapping_for
 from byok.service.vendor import Vendor
 from byok.store.database import Store
 from byok.store.schema import TenantState
-from support.world import CustomerAccount, build_vendor, new_customer
+from support.world import CustomerAccount, build_vendor, new_customer, onboard_direct
 
 BOUND_S = 300.0  # long: only the signal can explain a purge within seconds
 WAIT_S = 10.0
 
 
-def onboard(vendor: Vendor, customer: CustomerAccount, tenant: str) -> None:
-    vendor.create_tenant(tenant)
-    customer.key_policy(customer.vendor_role_arn, tenant=tenant)
-    vendor.submit_config(tenant, mode="direct", key_arn=customer.key_arn)
-    assert vendor.verify(tenant).passed
-    vendor.activate(tenant)
+onboard = onboard_direct
 
 
 def cached(vendor: Vendor, tenant: str) -> bool:
