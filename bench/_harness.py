@@ -49,6 +49,10 @@ class CountingWrapper:
         self.calls += 1
         return self.inner.unwrap(wrapped, context)
 
+    def encrypt(self, plaintext: bytes, context: Mapping[str, str]) -> DataKey:
+        self.calls += 1
+        return self.inner.encrypt(plaintext, context)
+
     def rewrap(
         self, wrapped: bytes, context: Mapping[str, str], destination: KeyWrapper
     ) -> DataKey:
