@@ -5,8 +5,8 @@ with, made by one ``GenerateDataKey`` on the tenant's CMK and persisted wrapped 
 :class:`~byok.core.tenant_keys.TenantKeyStore` (:mod:`byok.core.key_manager`). Plaintext TKs
 live only in a :class:`~byok.core.keycache.TenantKeyCache` whose TTL is the revocation bound;
 after it each TK costs one unwrap (``kms:Decrypt``) per access reason again. So a process makes
-three KMS calls per new TK (one per reason) and one Decrypt per TK and reason per TTL, whatever
-the number of documents (DESIGN.md "Key hierarchy").
+two KMS calls per new TK (its primary and its customer-request copy) and one Decrypt per TK and
+reason in use per TTL, whatever the number of documents (DESIGN.md "Key hierarchy").
 
 - Every call states a :class:`~byok.core.key_use.KeyUse`: the access reason, the scope and
   the period unit, which go into the TK's KMS context (docs/SECURITY.md#customer-levers).

@@ -9,11 +9,11 @@ the TK, the scope, the calendar period and the access reason (docs/SECURITY.md#c
   first write of a new period makes a new TK. So KMS calls grow with scopes times periods, never
   with documents.
 * **Reasons.** KMS unwraps only under the exact context, so a TK is wrapped once per reason:
-  the primary copy (``vendor-service``, made by GenerateDataKey) and one ``kms:Encrypt`` copy
-  each for ``customer-request`` and ``vendor-support`` (2 more KMS calls per TK). Plaintext
-  TKs are cached per reason and a cached TK is never used for another reason than the one KMS
-  last allowed it for. A copy the customer's policy refused at creation is made again (one
-  Decrypt of the primary, one Encrypt) the first time that reason is used.
+  the primary copy (``vendor-service``, made by GenerateDataKey), a ``kms:Encrypt`` copy for
+  ``customer-request`` made with it (so 2 KMS calls per TK), and a copy for ``vendor-support``
+  made at its first use (one Decrypt of the primary, one Encrypt). Plaintext TKs are cached
+  per reason and a cached TK is never used for another reason than the one KMS last allowed
+  it for. A copy the customer's policy refused is made again the same way once allowed.
 * **Refusals.** A "no access" answer to a call that carries a scope, period or reason is
   classified (:mod:`byok.core.refusals`): a refusal of only that use raises
   :class:`~byok.errors.UseRefused` and purges nothing else; a whole-key denial purges the
@@ -33,7 +33,6 @@ from dataclasses import dataclass, field
 from typing import Final, TypeVar
 
 from byok.core.context import (
-    ACCESS_REASONS,
     TK_CONTEXT_KEY,
     period_end,
     period_of,
@@ -41,7 +40,7 @@ from byok.core.context import (
     with_reason,
 )
 from byok.core.format import integrity_error
-from byok.core.key_use import VENDOR_SERVICE, KeyUse
+from byok.core.key_use import CUSTOMER_REQUEST, VENDOR_SERVICE, KeyUse
 from byok.core.keycache import TenantKeyCache
 from byok.core.keywrap import KeyWrapper
 from byok.core.raw_keys import TenantKey
@@ -49,11 +48,14 @@ from byok.core.refusals import LEVER_KEYS, classify_refusal, dimension
 from byok.core.tenant_keys import RotationPolicy, TenantKeyStore, WrappedTenantKey
 from byok.errors import ByokError, CustomerAccessError, KeyAccessDenied, UseRefused
 
-__all__ = ["REFUSAL_MEMO_S", "Emit", "TenantKeyManager"]
+__all__ = ["EAGER_COPIES", "REFUSAL_MEMO_S", "Emit", "TenantKeyManager"]
 
 _T = TypeVar("_T")
 #: How long a classified refusal is answered without asking KMS again (seconds).
 REFUSAL_MEMO_S: Final = 2.0
+#: Reasons whose copy is made with every TK (one kms:Encrypt each); ``vendor-support`` is
+#: rare, so its copy is made at its first use (one Decrypt of the primary and one Encrypt).
+EAGER_COPIES: Final = (CUSTOMER_REQUEST,)
 _PROBE_PLAINTEXT: Final = b"\x00" * 32
 
 #: ``emit(operation, tenant, tk_id, key_arn, request_id, outcome, context)``: the audit hook.
@@ -204,7 +206,7 @@ class TenantKeyManager:
     def _create(
         self, tenant: str, wrapper: KeyWrapper, use: KeyUse, documents: int
     ) -> tuple[WrappedTenantKey, TenantKey]:
-        """Make, persist and cache a new TK and its per-reason copies (1 + 2 KMS calls)."""
+        """Make, persist and cache a new TK and its eager copies (2 KMS calls)."""
         arn, tk_id, now = wrapper.key_arn, "tk_" + self._rng(16).hex(), self._clock()
         context = tenant_key_context(
             tenant, tk_id, scope=use.scope, period=period_of(now, use.period_unit),
@@ -221,7 +223,7 @@ class TenantKeyManager:
         key = TenantKey(tenant, tk_id, data_key.plaintext, bound=record.bound)
         self.cache.put(arn, key, VENDOR_SERVICE)
         refused: UseRefused | None = None
-        for reason in ACCESS_REASONS:
+        for reason in dict.fromkeys((*EAGER_COPIES, use.reason)):
             if reason != VENDOR_SERVICE:
                 try:
                     self._copy(tenant, wrapper, record, key, reason)
@@ -272,9 +274,11 @@ class TenantKeyManager:
     def _remake_copy(
         self, tenant: str, wrapper: KeyWrapper, record: WrappedTenantKey, reason: str
     ) -> TenantKey:
-        """A copy refused when the TK was made: unwrap the primary (vendor-service), then wrap
-        for ``reason``; KMS allowing that Encrypt is the proof ``reason`` is allowed now."""
+        """A copy not made with the TK (a rare reason, or one refused then): unwrap the primary
+        (vendor-service), then wrap for ``reason``; KMS allowing that Encrypt is the proof
+        ``reason`` is allowed now."""
         primary = record.kms_context()
+        self._check_memo(tenant, with_reason(primary, reason))  # refused lately: ask nothing
         unwrapped = self._kms(
             "kms:Decrypt", tenant, primary, wrapper, lambda: wrapper.unwrap(record.wrapped, primary)
         )

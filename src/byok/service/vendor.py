@@ -305,22 +305,14 @@ class Vendor:
     # -- key availability ------------------------------------------------------------------
 
     def check_key(self, tenant: str, *, unwrap: bool = False) -> TenantState:
-        """Probe the tenant's key now (key monitor): see :meth:`probe_key`.
-
-        Returns:
-            The tenant's state after the probe.
-        """
+        """Probe the tenant's key now (key monitor); returns its state after the probe."""
         if self.tenants.get(tenant).state in _SERVING:
             self.probe_key(tenant, unwrap=unwrap)
         return self.tenants.get(tenant).state
 
     def probe_key(self, tenant: str, *, unwrap: bool = False) -> ByokError | None:
-        """DescribeKey (and an unwrap when unavailable or asked): see
-        :meth:`byok.service.availability.KeyAvailability.probe_key`.
-
-        Returns:
-            The error the probe met (None: access proven).
-        """
+        """The error a probe of the key meets, None when access is proven (see
+        :meth:`byok.service.availability.KeyAvailability.probe_key`)."""
         return self.availability.probe_key(tenant, unwrap=unwrap)
 
     def serving_unavailable(self, tenant: str) -> bool:
