@@ -17,15 +17,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from byok.core.context import period_of
 from byok.core.key_use import CUSTOMER_REQUEST, KeyUse
 from byok.core.policy.templates.levers import AccessLevers
-from byok.errors import InvalidInput, UseRefused
+from byok.errors import IntegrityError, InvalidInput, UseRefused
 from byok.service.monitor import KeyMonitor
 from byok.service.scopes import configure_scopes
 from byok.service.vendor import Vendor
-from byok.store.schema import TenantState
+from byok.store.schema import TenantKeyCopyRow, TenantKeyRow, TenantState
 from support.world import CustomerAccount, build_vendor, new_customer, onboard_direct
 
 pytestmark = pytest.mark.localaws
@@ -195,3 +196,33 @@ def test_a_strict_key_policy_now_lets_every_byok_use_through(
     assert _read(vendor, "legal/x.txt") == b"strict"
     assert vendor.probe_key("acme", unwrap=True) is None
     assert vendor.tenants.get("acme").state == TenantState.ACTIVE
+
+
+def test_edited_key_rows_cannot_sidestep_a_lever(setup: tuple[Vendor, CustomerAccount]) -> None:
+    """Someone who can write the database moves a tenant key to another scope (its row's
+    recorded context) or swaps two per-reason copies: reads fail closed (integrity error,
+    before or at KMS), never decrypt under a reason or scope the customer did not allow."""
+    vendor, _ = setup
+    vendor.put_document("acme", "legal/nda.txt", b"privileged", CUSTOMER)
+    assert _read(vendor, "legal/nda.txt", SUPPORT) == b"privileged"  # both copies exist now
+    tk_id = vendor.head_document("acme", "legal/nda.txt").tk_id
+    with vendor.store.write() as session:
+        copies = {
+            row.reason: row for row in session.scalars(
+                select(TenantKeyCopyRow).where(TenantKeyCopyRow.tk_id == tk_id)
+            )
+        }  # fmt: skip
+        support, customer = copies["vendor-support"], copies["customer-request"]
+        support.wrapped, customer.wrapped = customer.wrapped, support.wrapped
+    vendor.envelope.purge_tenant("acme")
+    for use in (CUSTOMER, SUPPORT):
+        with pytest.raises(IntegrityError):
+            _read(vendor, "legal/nda.txt", use)
+
+    with vendor.store.write() as session:
+        row = session.scalars(select(TenantKeyRow).where(TenantKeyRow.tk_id == tk_id)).one()
+        row.kms_context = {**(row.kms_context or {}), "byok:scope": "default"}
+        row.scope = "default"
+    vendor.envelope.purge_tenant("acme")
+    with pytest.raises(IntegrityError):
+        _read(vendor, "legal/nda.txt", KeyUse())
