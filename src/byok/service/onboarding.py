@@ -225,10 +225,11 @@ def _approved(
 
 def _approval_fix(tenant: str, version: int) -> str:
     return (
-        f"Ask the vendor's operator to approve it (POST /v1/tenants/{tenant}/key-configs/"
-        f"{version}/approve with an operator token, or `byok tenant approve {tenant} --version "
-        f"{version} --approver <name>`), then activate again. A key in another AWS account "
-        "takes the tenant out of its current customer's control, so one token is not enough."
+        f"Ask the vendor's operator to approve it (Approve under 'Approvals waiting' on the "
+        f"console's operator page, POST /v1/tenants/{tenant}/key-configs/{version}/approve "
+        f"with an operator token, or `byok tenant approve {tenant} --version {version} "
+        "--approver <name>`), then activate again. A key in another AWS account takes the "
+        "tenant out of its current customer's control, so one token is not enough."
     )
 
 

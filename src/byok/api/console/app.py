@@ -15,7 +15,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import RedirectResponse, Response
 from starlette.staticfiles import StaticFiles
 
-from byok.api.console import customer, operator, push, signin, verify, wizard
+from byok.api.console import approve, customer, operator, push, signin, verify, wizard
 from byok.api.console.context import SignInRequired, current_viewer
 from byok.api.console.render import page
 from byok.api.console.security import SecurityHeaders
@@ -49,7 +49,7 @@ def create_console(
     app.state.vendor = vendor
     app.state.monitor = monitor
     app.state.sessions = ConsoleSessions(vendor.store, lifetime=session_lifetime)
-    for module in (signin, customer, wizard, verify, push, operator):
+    for module in (signin, customer, wizard, verify, push, operator, approve):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=_STATIC), name="static")
     app.add_exception_handler(SignInRequired, _to_signin)

@@ -4,6 +4,11 @@ Checks are rendered generically (name, status, evidence, fix) from whatever repo
 service returns, so a check added to :mod:`byok.service.verification` appears here with no
 change. Both actions are POSTs with CSRF tokens and redirect back (reloading never repeats
 them); an error (e.g. activating an unverified configuration) is shown with its fix.
+
+A newest configuration that moves the tenant to another AWS account waits for a second
+principal's approval (:mod:`byok.api.console.approve`); the page says so, and offers the
+**Approve** button to a tenant-admin that did not submit it when the vendor set
+``BYOK_TENANT_ADMIN_APPROVALS=1``.
 """
 
 from __future__ import annotations
@@ -21,16 +26,18 @@ from byok.api.console.security import Viewer
 from byok.api.models import TENANT_PATTERN
 from byok.errors import ByokError, mapping_for
 from byok.service.onboarding import Principal
+from byok.service.overview import awaiting_approval
 
-__all__ = ["router"]
+__all__ = ["render_verify", "router"]
 
 router = APIRouter()
 TenantId = Annotated[str, PathParam(pattern=TENANT_PATTERN)]
 
 
-async def _render(
+async def render_verify(
     request: Request, viewer: Viewer, tenant: str, *, error: ByokError | None = None
 ) -> Response:
+    """The verify page of ``tenant``, with ``error`` (and its status) shown if given."""
     vendor = vendor_of(request)
     row = await call(viewer, vendor.tenants.get, tenant)
     configs = await call(viewer, vendor.tenants.configs, tenant)
@@ -38,10 +45,15 @@ async def _render(
     report: dict[str, Any] | None = None
     if newest is not None and newest.verification is not None:
         report = dict(newest.verification)
+    waiting = await call(viewer, awaiting_approval, vendor, tenant)
+    me = Principal.of_token(viewer.grant.token_id, viewer.grant.role.value)
     return page(
         "verify.html", viewer=viewer, title=f"{tenant}: verify and activate",
         status=mapping_for(error).http_status if error else 200,
         t=row, newest=newest, report=report, error=error,
+        waiting=newest is not None and newest.version in {c.version for c in waiting},
+        submitted_by_me=newest is not None and newest.submitted_by == me.id,
+        may_approve=me.may_approve(vendor.settings.tenant_admin_approvals),
     )  # fmt: skip
 
 
@@ -49,7 +61,7 @@ async def _render(
 async def verify_page(request: Request, tenant: TenantId) -> Response:
     """The newest configuration, its last verification report, Verify and Activate."""
     viewer = await viewer_for(request, Action.CONFIG_WRITE, tenant)
-    return await _render(request, viewer, tenant)
+    return await render_verify(request, viewer, tenant)
 
 
 @router.post("/t/{tenant}/verify")
@@ -59,7 +71,7 @@ async def verify(request: Request, tenant: TenantId) -> Response:
     try:
         await call(viewer, vendor_of(request).verify, tenant)
     except ByokError as exc:
-        return await _render(request, viewer, tenant, error=exc)
+        return await render_verify(request, viewer, tenant, error=exc)
     return RedirectResponse(f"/console/t/{tenant}/setup/verify#report", status_code=303)
 
 
@@ -71,5 +83,5 @@ async def activate(request: Request, tenant: TenantId) -> Response:
         principal = Principal.of_token(viewer.grant.token_id, viewer.grant.role.value)
         await call(viewer, vendor_of(request).activate, tenant, principal=principal)
     except ByokError as exc:
-        return await _render(request, viewer, tenant, error=exc)
+        return await render_verify(request, viewer, tenant, error=exc)
     return RedirectResponse(f"/console/t/{tenant}", status_code=303)
