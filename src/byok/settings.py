@@ -24,15 +24,21 @@ variable                                  meaning (default)
                                           (``<home>/vendor-keys``; keep out of backups)
 ``BYOK_TENANT_ADMIN_APPROVALS``           1: a second tenant-admin may approve a
                                           key in another account (0: operators only)
+``BYOK_PUBLIC_URL``                       the API's public address, which customers'
+                                          EventBridge rules call (https://; http://
+                                          only on loopback). Unset: each request's
+                                          own origin, with a note saying so
 ========================================  ==========================================
 """
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from byok.core.arn import parse_account_id
 from byok.errors import InvalidInput
@@ -64,6 +70,9 @@ class Settings:
     verify_before_send_bytes: int = 1024 * 1024
     vendor_key_dir: Path | None = None
     tenant_admin_approvals: bool = False
+    #: The API's public base URL (``https://byok.vendor.example``, perhaps with a path prefix;
+    #: stored without a trailing slash): the key-event URL printed to customers starts with it.
+    public_url: str | None = None
     extra: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -97,6 +106,8 @@ class Settings:
             )  # fmt: skip
         if not self.allowed_regions:
             raise InvalidInput("BYOK_ALLOWED_REGIONS", "is empty", fix="Use e.g. us-east-1.")
+        if self.public_url is not None:
+            object.__setattr__(self, "public_url", _public_url(self.public_url))
 
     @property
     def resolved_database_url(self) -> str:
@@ -148,7 +159,56 @@ class Settings:
                 Path(env["BYOK_VENDOR_KEY_DIR"]) if env.get("BYOK_VENDOR_KEY_DIR") else None
             ),
             tenant_admin_approvals=env.get("BYOK_TENANT_ADMIN_APPROVALS", "0") == "1",
+            public_url=env.get("BYOK_PUBLIC_URL") or None,
         )
+
+
+_PUBLIC_URL_FIX = (
+    "Give the address customers' AWS accounts reach the API at, e.g. "
+    "https://byok.vendor.example (http:// only for localhost or a loopback address)."
+)
+
+
+def _public_url(raw: str) -> str:
+    """``raw`` normalised (scheme lower case, no trailing slash) if it is a usable public URL.
+
+    Customers' EventBridge rules send key events to it, so it must be an ``https://`` address
+    (EventBridge API destinations call only HTTPS); ``http://`` is allowed on loopback only,
+    for one machine with the local AWS. No user name, query or fragment: the URL is printed
+    into templates that other accounts deploy.
+
+    Raises:
+        InvalidInput: ``BYOK_PUBLIC_URL`` is not such a URL (the reason named).
+    """
+    if len(raw) > 1024 or any(c.isspace() or not c.isprintable() for c in raw):
+        raise InvalidInput("BYOK_PUBLIC_URL", "is too long or holds spaces", fix=_PUBLIC_URL_FIX)
+    try:
+        parts = urlsplit(raw)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        raise InvalidInput("BYOK_PUBLIC_URL", "is not a URL", fix=_PUBLIC_URL_FIX) from None
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise InvalidInput("BYOK_PUBLIC_URL", "must be an https:// URL", fix=_PUBLIC_URL_FIX)
+    if "@" in parts.netloc or parts.query or parts.fragment or raw.endswith(("?", "#")):
+        raise InvalidInput(
+            "BYOK_PUBLIC_URL", "must not hold a user name, a query or a fragment",
+            fix=_PUBLIC_URL_FIX,
+        )  # fmt: skip
+    if parts.scheme == "http" and not _loopback(parts.hostname):
+        raise InvalidInput(
+            "BYOK_PUBLIC_URL", f"http:// is allowed on loopback only, not {parts.hostname!r:.80}",
+            fix=_PUBLIC_URL_FIX,
+        )  # fmt: skip
+    return urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/"), "", ""))
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _number(env: Mapping[str, str], name: str, default: float) -> float:

@@ -7,10 +7,12 @@ hand out the secret again, and let the tenant-admin (only) set the key policy.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import uuid
 from datetime import UTC, datetime
 
+import pytest
 from api_world import ApiWorld
 
 
@@ -28,6 +30,9 @@ def test_receiver_authenticates_by_the_tenant_secret(api: ApiWorld) -> None:
     assert made.status_code == 201, made.text
     secret, path, header = made.json()["secret"], made.json()["path"], made.json()["header"]
     assert path == "/v1/key-events/acme" and header == "X-Byok-Event-Key"
+    # No BYOK_PUBLIC_URL: the request's own origin, and a note that it is only that.
+    assert made.json()["url"] == "http://testserver/v1/key-events/acme"
+    assert "BYOK_PUBLIC_URL" in made.json()["url_note"]
     ok = client.post(path, content=event(), headers={header: secret})
     assert ok.status_code == 202, ok.text
     assert ok.json()["outcome"] == "accessible" and ok.json()["state"] == "ACTIVE"
@@ -40,6 +45,18 @@ def test_receiver_authenticates_by_the_tenant_secret(api: ApiWorld) -> None:
     assert other.status_code == 401  # acme's secret is not globex's
     shown = client.get("/v1/tenants/acme/key-policy", headers=admin).json()
     assert shown["push_revocation"] is True and secret not in json.dumps(shown)
+
+
+def test_the_secrets_url_is_the_public_url_when_set(
+    api: ApiWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    public = dataclasses.replace(api.vendor.settings, public_url="https://byok.vendor.example/")
+    monkeypatch.setattr(api.vendor, "settings", public)
+    made = api.client.post("/v1/tenants/acme/key-events/secret",
+                           headers=api.as_role("acme", "tenant-admin"))  # fmt: skip
+    assert made.status_code == 201, made.text
+    assert made.json()["url"] == "https://byok.vendor.example/v1/key-events/acme"
+    assert made.json()["url_note"] is None
 
 
 def test_key_policy_is_the_tenant_admins(api: ApiWorld) -> None:

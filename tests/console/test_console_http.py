@@ -6,6 +6,7 @@ token, another tenant's admin, a token in a query string.
 
 from __future__ import annotations
 
+import dataclasses
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -285,3 +286,26 @@ def test_the_wizard_adds_the_customers_levers_to_the_policies(
     assert bad.status_code == 422
     message = bad.text.split('id="deny_periods-error">', 1)[1].split("</p>", 1)[0]
     assert "is not a period" in message and "2026-11" in message
+
+
+def test_push_revocation_offers_the_public_url_or_says_it_is_a_guess(
+    client: TestClient, app_world: ConsoleWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    vendor = app_world.vendor
+    token = app_world.new_tenant("wonka")
+    handover = app_world.customer_setup("wonka", "direct")
+    vendor.submit_config("wonka", mode="direct", key_arn=handover["key_arn"])
+    assert vendor.verify("wonka").passed
+    vendor.activate("wonka")
+    sign_in(client, token)
+    guessed = client.get("/console/t/wonka/push")  # no BYOK_PUBLIC_URL: the browser's origin
+    assert 'value="http://testserver/v1/key-events/wonka"' in guessed.text
+    assert 'id="endpoint-note"' in guessed.text and "BYOK_PUBLIC_URL" in guessed.text
+    public = dataclasses.replace(vendor.settings, public_url="https://byok.vendor.example")
+    monkeypatch.setattr(vendor, "settings", public)
+    url = "https://byok.vendor.example/v1/key-events/wonka"
+    page = client.get("/console/t/wonka/push")
+    assert f'value="{url}"' in page.text and 'id="endpoint-note"' not in page.text
+    assert "forwarding-main.tf?endpoint=" in page.text  # the rules are ready to download
+    rules = client.get("/console/t/wonka/push/files/forwarding-main.tf", params={"endpoint": url})
+    assert rules.status_code == 200 and url in rules.text

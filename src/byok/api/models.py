@@ -291,6 +291,13 @@ class KeyEventSecretOut(BaseModel):
     secret: str = Field(description="Put into the EventBridge connection's API key value")
     header: str = Field(description="The API key header name")
     path: str = Field(description="The receiver's path on the vendor's API")
+    url: str = Field(
+        description="The key-event URL the rules target: the vendor's BYOK_PUBLIC_URL + path "
+        "(unset: this request's origin + path, and url_note says so)"
+    )
+    url_note: str | None = Field(
+        default=None, description="Why url may not be the public address (None: it is)"
+    )
 
 
 class KeyPolicyIn(_Strict):

@@ -20,7 +20,10 @@ def forwarding_rule_command(
     tenant: str = typer.Option(..., "--tenant", help="Your tenant id at the vendor."),
     key_arn: str = typer.Option(..., "--key-arn", help="The tenant's KMS key ARN."),
     endpoint: str = typer.Option(
-        ..., "--endpoint", help="The vendor's key-event URL (https://.../v1/key-events/<tenant>)."
+        ...,
+        "--endpoint",
+        help="The vendor's key-event URL (https://.../v1/key-events/<tenant>): the url the "
+        "vendor gives with the key-event secret (API or console push-revocation page).",
     ),
     client_role_arn: str = typer.Option(
         None, "--client-role-arn", help="Option B: also forward the client role's IAM events."

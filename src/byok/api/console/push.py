@@ -6,6 +6,9 @@ key-event URL (``POST /v1/key-events/{tenant}``, :mod:`byok.service.key_events`)
 re-checks the key within about a second. The page offers the forwarding rules as
 CloudFormation and Terraform (:mod:`byok.core.policy.templates.forwarding`, the same text
 as ``byok customer forwarding-rule``) and makes the tenant's key-event secret, shown once.
+The URL offered is the vendor's ``BYOK_PUBLIC_URL`` + ``/v1/key-events/<tenant>``; without
+that setting, the browser's own origin with a note that it may not be the public address
+(:func:`byok.api.routes.key_events.key_event_url`).
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from byok.api.console.render import page
 from byok.api.console.security import Viewer
 from byok.api.console.wizard import field_message
 from byok.api.models import TENANT_PATTERN
-from byok.api.routes.key_events import EVENTS_PREFIX
+from byok.api.routes.key_events import key_event_url
 from byok.core.policy.templates import render_json
 from byok.core.policy.templates.forwarding import (
     ForwardingSetup,
@@ -54,11 +57,6 @@ def _setup(vendor: Vendor, tenant: str, endpoint: str) -> ForwardingSetup | None
     return ForwardingSetup(tenant, config.key_arn, endpoint, config.client_role_arn)
 
 
-def _default_endpoint(request: Request, tenant: str) -> str:
-    """This server's key-event URL as the browser reached it (behind TLS: https)."""
-    return f"{request.url.scheme}://{request.url.netloc}{EVENTS_PREFIX}{tenant}"
-
-
 async def _render(
     request: Request, viewer: Viewer, tenant: str, endpoint: str, *, secret: str | None = None
 ) -> Response:
@@ -66,6 +64,7 @@ async def _render(
     row = await call(viewer, vendor.tenants.get, tenant)
     policy = await call(viewer, vendor.policies.get, tenant)
     errors: dict[str, str] = {}
+    offered = key_event_url(request, tenant)
     try:
         setup = await call(viewer, _setup, vendor, tenant, endpoint)
     except InvalidInput as exc:
@@ -74,6 +73,7 @@ async def _render(
     return page(
         "push.html", viewer=viewer, title=f"{tenant}: push revocation", t=row,
         push=policy.event_secret_hash is not None, endpoint=endpoint, errors=errors,
+        endpoint_note=offered.note if endpoint == offered.url else None,
         ready=setup is not None, files=FILES, secret=secret,
         bound=vendor.settings.revocation_bound_s, has_key=active is not None,
         option_b=active is not None and active.config.client_role_arn is not None,
@@ -84,7 +84,7 @@ async def _render(
 async def push_page(request: Request, tenant: TenantId, endpoint: Endpoint = "") -> Response:
     """Whether push revocation is set up, the forwarding rules, the secret form."""
     viewer = await viewer_for(request, Action.CONFIG_WRITE, tenant)
-    endpoint = endpoint.strip() or _default_endpoint(request, tenant)
+    endpoint = endpoint.strip() or key_event_url(request, tenant).url
     return await _render(request, viewer, tenant, endpoint)
 
 
@@ -113,5 +113,5 @@ async def new_secret(request: Request, tenant: TenantId) -> Response:
     await call(viewer, vendor.tenants.get, tenant)
     secret = await call(viewer, vendor.policies.new_event_secret, tenant)
     await call(viewer, vendor.audit.record, "tenant:key-event-secret", tenant=tenant)
-    endpoint = str(form.get("endpoint") or "").strip() or _default_endpoint(request, tenant)
+    endpoint = str(form.get("endpoint") or "").strip() or key_event_url(request, tenant).url
     return await _render(request, viewer, tenant, endpoint, secret=secret)

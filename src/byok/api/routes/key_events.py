@@ -7,7 +7,7 @@ token: docs/OPERATIONS.md#push-revocation). The other routes are a tenant-admin'
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, NamedTuple
 
 from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import JSONResponse
@@ -21,7 +21,7 @@ from byok.service.key_loss import set_key_policy
 from byok.service.scopes import configure_scopes
 from byok.service.vendor import Vendor
 
-__all__ = ["EVENTS_PREFIX", "receiver", "router"]
+__all__ = ["EVENTS_PREFIX", "KeyEventUrl", "key_event_url", "receiver", "router"]
 
 EVENTS_PREFIX = "/v1/key-events/"
 router = APIRouter(route_class=AuthorizedRoute, tags=["key events"])
@@ -33,6 +33,35 @@ _EVENT_KEY = APIKeyHeader(name=SECRET_HEADER, scheme_name="eventKey", auto_error
 def _vendor(request: Request) -> Vendor:
     vendor: Vendor = request.app.state.vendor
     return vendor
+
+
+class KeyEventUrl(NamedTuple):
+    """Where a tenant's EventBridge rules send its key events; ``note`` says when it is a guess."""
+
+    url: str
+    note: str | None
+
+
+def key_event_url(request: Request, tenant: str) -> KeyEventUrl:
+    """The tenant's key-event URL: ``BYOK_PUBLIC_URL`` + ``/v1/key-events/<tenant>``.
+
+    Without that setting this server cannot know the address customers' AWS accounts reach
+    it at, so it offers the origin this request came to (scheme and host as the caller
+    used them; behind a proxy perhaps an internal name) and says so in ``note``.
+
+    Returns:
+        The :class:`KeyEventUrl`.
+    """
+    public = _vendor(request).settings.public_url
+    if public is not None:
+        return KeyEventUrl(f"{public}{EVENTS_PREFIX}{tenant}", None)
+    origin = f"{request.url.scheme}://{request.url.netloc}"
+    note = (
+        "The vendor has not configured its public address (BYOK_PUBLIC_URL), so this URL "
+        f"uses the address this request reached the server at ({origin}). If AWS cannot "
+        "reach it over https://, ask the vendor for its public key-event URL."
+    )
+    return KeyEventUrl(f"{origin}{EVENTS_PREFIX}{tenant}", note)
 
 
 def receiver(request: Request) -> KeyEventReceiver:
@@ -74,14 +103,18 @@ async def receive_key_event(
     dependencies=[Depends(requires(Action.CONFIG_WRITE))],
 )  # fmt: skip
 def new_event_secret(request: Request, tenant: TenantId) -> KeyEventSecretOut:
-    """The secret goes into the customer's EventBridge connection (API key auth)."""
+    """The secret goes into the customer's EventBridge connection (API key auth); ``url``
+    is where the rules send events (``BYOK_PUBLIC_URL``, else this request's origin and a
+    ``url_note`` saying so)."""
     vendor = _vendor(request)
     vendor.tenants.get(tenant)
     secret = vendor.policies.new_event_secret(tenant)
     vendor.audit.record("tenant:key-event-secret", tenant=tenant)
+    url = key_event_url(request, tenant)
     return KeyEventSecretOut(
-        tenant=tenant, secret=secret, header=SECRET_HEADER, path=f"{EVENTS_PREFIX}{tenant}"
-    )
+        tenant=tenant, secret=secret, header=SECRET_HEADER, path=f"{EVENTS_PREFIX}{tenant}",
+        url=url.url, url_note=url.note,
+    )  # fmt: skip
 
 
 @router.get(
