@@ -7,7 +7,8 @@ from the page, run as the customer; for A the key-policy statement copied from t
 put on a new key with boto3. Every page is screenshotted (into docs/console/ with ``make
 screenshots``) and checked:
 no console error, every control labelled, no token in any URL. Hostile checks: a form
-without its CSRF token, another tenant's pages, a copied cookie after sign-out.
+without its CSRF token, another tenant's pages, a copied cookie after sign-out. The operator
+approves a re-rooting from the operator page with the keyboard.
 
 Each test stands alone (any order, or by itself): the module builds the world, the server and
 one browser once; every test gets a new page with no cookies and its own tenants, brought to
@@ -38,6 +39,8 @@ from console_world import ConsoleWorld
 from byok.api import create_app
 from byok.api.server import BackgroundServer
 from byok.service.monitor import KeyMonitor
+from byok.service.onboarding import TENANT_ADMIN, Principal
+from byok.store.tokens import token_id_of
 
 pytestmark = pytest.mark.localaws
 
@@ -376,3 +379,23 @@ def test_the_operator_sees_tenants_monitor_and_refusals(site: Site, tab: Tab) ->
     assert f"{len(sweep.states)} tenants probed" in page.inner_text("#monitor-h + p")
     assert "No configuration is waiting for approval" in page.inner_text("#approvals-h + p")
     tab.shot("10-operator")
+
+
+def test_the_operator_approves_a_rerooting_with_the_keyboard(site: Site, tab: Tab) -> None:
+    page, world = tab.page, site.world
+    customer = site.active("initrode")
+    vendor = world.vendor
+    moved = world.customer_setup("initrode", "direct")  # a key in another AWS account
+    admin = Principal.of_token(str(token_id_of(customer.token)), TENANT_ADMIN)
+    version = vendor.submit_config("initrode", mode="direct", key_arn=moved["key_arn"],
+                                   principal=admin).version  # fmt: skip
+    assert vendor.verify("initrode", version).passed
+    sign_in(tab, world.operator)
+    assert moved["key_arn"] in page.inner_text("#approvals-h ~ table")
+    tab.check()
+    tab.tab_to(f"form[action$='/t/initrode/key-configs/{version}/approve'] button")
+    submit(tab)
+    assert page.url.endswith("/console/operator#approvals")
+    assert "No configuration is waiting for approval" in page.inner_text("#approvals")
+    approved = vendor.tenants.config("initrode", version).approved_by
+    assert approved == f"token:{token_id_of(world.operator)}"
