@@ -28,7 +28,9 @@ __all__ = [
     "TENANT",
     "WRITE",
     "BoundContext",
+    "EncodedPairs",
     "decode_context",
+    "encode_pairs",
 ]
 
 #: Reserved keys (docs/FORMAT.md#bound-context).
@@ -43,6 +45,8 @@ MAX_CONTEXT_KEY_BYTES = 64
 MAX_CONTEXT_VALUE_BYTES = 4096
 
 _U16 = struct.Struct(">H")
+#: Encoded pairs: ``(raw key, lp16(key) ‖ lp16(value))`` each (:func:`encode_pairs`).
+EncodedPairs = tuple[tuple[bytes, bytes], ...]
 _DOCUMENT_LP = _U16.pack(len(DOCUMENT)) + DOCUMENT.encode()
 _TENANT_LP = _U16.pack(len(TENANT)) + TENANT.encode()
 _WRITE_LP = _U16.pack(len(WRITE)) + WRITE.encode()
@@ -63,7 +67,7 @@ class BoundContext:
             named), or too many pairs.
     """
 
-    __slots__ = ("document", "encoded", "pairs", "tenant", "write")
+    __slots__ = ("_chunks", "document", "encoded", "pairs", "tenant", "write")
 
     def __init__(
         self,
@@ -85,12 +89,15 @@ class BoundContext:
             (_part(k, MAX_CONTEXT_KEY_BYTES, "context"), _part(v, MAX_CONTEXT_VALUE_BYTES, k))
             for k, v in pairs.items()
         ]
-        out = bytearray(_U16.pack(len(encoded)))
-        for raw_key, raw_value in sorted(encoded):
-            out += _U16.pack(len(raw_key)) + raw_key + _U16.pack(len(raw_value)) + raw_value
+        chunks = tuple(
+            (raw_key, _U16.pack(len(raw_key)) + raw_key + _U16.pack(len(raw)) + raw)
+            for raw_key, raw in sorted(encoded)
+        )
+        out = _U16.pack(len(chunks)) + b"".join(chunk for _, chunk in chunks)
+        self._chunks: EncodedPairs | None = chunks
         self.tenant, self.document, self.write = tenant, document, write
         self.pairs: tuple[tuple[str, str], ...] = tuple(sorted(pairs.items()))
-        self.encoded = bytes(out)
+        self.encoded = out
 
     @classmethod
     def simple(cls, tenant_lp: bytes, tenant: str, document: str) -> BoundContext:
@@ -104,6 +111,7 @@ class BoundContext:
         else:
             raw = _part(document, MAX_CONTEXT_VALUE_BYTES, "document_id")
         self = object.__new__(cls)
+        self._chunks = None
         self.tenant, self.document, self.write = tenant, document, None
         self.pairs = ((DOCUMENT, document), (TENANT, tenant))
         # "document" < "tenant": the sorted order, fixed.
@@ -112,35 +120,42 @@ class BoundContext:
         )
         return self
 
-    def extended(self, pairs: Mapping[str, str]) -> BoundContext:
+    def extended(
+        self, pairs: Mapping[str, str], encoded: EncodedPairs | None = None
+    ) -> BoundContext:
         """This context with ``pairs`` added (the tenant key's scope and period).
 
-        Only the new pairs are checked (this context already was); UTF-8 byte order is code
-        point order, so sorting the strings sorts the encoding.
+        ``encoded``: ``encode_pairs(pairs)`` computed once beforehand (``TenantKey`` keeps
+        it), so the per-document path neither checks nor encodes the key's pairs again.
 
         Raises:
             InvalidInput: a reserved or repeated key, a malformed pair, too many pairs.
         """
         if not pairs:
             return self
-        merged = dict(self.pairs)
-        for key, value in pairs.items():
-            if key in _RESERVED or key in merged:
-                raise InvalidInput("context", f"{key!r} is reserved or already bound")
-            _part(key, MAX_CONTEXT_KEY_BYTES, "context")
-            _part(value, MAX_CONTEXT_VALUE_BYTES, key)
-            merged[key] = value
-        if len(merged) > MAX_CONTEXT_PAIRS:
+        if any(key in _RESERVED or key in self._keys() for key in pairs):
+            raise InvalidInput("context", "a key is reserved or already bound")
+        if len(self.pairs) + len(pairs) > MAX_CONTEXT_PAIRS:
             raise InvalidInput("context", f"has more than {MAX_CONTEXT_PAIRS} pairs")
-        out = bytearray(_U16.pack(len(merged)))
-        for key, value in sorted(merged.items()):
-            raw_key, raw_value = key.encode(), value.encode()
-            out += _U16.pack(len(raw_key)) + raw_key + _U16.pack(len(raw_value)) + raw_value
-        self_ = object.__new__(BoundContext)
-        self_.tenant, self_.document, self_.write = self.tenant, self.document, self.write
-        self_.pairs = tuple(sorted(merged.items()))
-        self_.encoded = bytes(out)
-        return self_
+        added = encoded if encoded is not None else encode_pairs(pairs)
+        merged = sorted((*self._encoded_pairs(), *added))  # raw keys are unique: no ties
+        out = object.__new__(BoundContext)
+        out._chunks = tuple(merged)
+        out.tenant, out.document, out.write = self.tenant, self.document, self.write
+        out.pairs = tuple(sorted((*self.pairs, *pairs.items())))
+        out.encoded = _U16.pack(len(merged)) + b"".join(chunk for _, chunk in merged)
+        return out
+
+    def _keys(self) -> set[str]:
+        return {key for key, _ in self.pairs}
+
+    def _encoded_pairs(self) -> EncodedPairs:
+        if self._chunks is not None:
+            return self._chunks
+        return tuple(
+            (raw_key, _U16.pack(len(raw_key)) + raw_key + _U16.pack(len(raw)) + raw)
+            for raw_key, raw in ((k.encode(), v.encode()) for k, v in self.pairs)
+        )
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, BoundContext) and other.encoded == self.encoded
@@ -150,6 +165,21 @@ class BoundContext:
 
     def __repr__(self) -> str:
         return f"BoundContext({dict(self.pairs)!r})"
+
+
+def encode_pairs(pairs: Mapping[str, str]) -> EncodedPairs:
+    """Check and encode pairs for :meth:`BoundContext.extended`: ``(raw key, lp16(key) ‖
+    lp16(value))`` each.
+
+    Raises:
+        InvalidInput: a key or value that is empty, too long or not valid Unicode.
+    """
+    out = []
+    for key, value in pairs.items():
+        raw_key = _part(key, MAX_CONTEXT_KEY_BYTES, "context")
+        raw = _part(value, MAX_CONTEXT_VALUE_BYTES, key)
+        out.append((raw_key, _U16.pack(len(raw_key)) + raw_key + _U16.pack(len(raw)) + raw))
+    return tuple(out)
 
 
 def decode_context(buf: bytes, at: int) -> tuple[BoundContext, int]:
@@ -184,6 +214,7 @@ def decode_context(buf: bytes, at: int) -> tuple[BoundContext, int]:
     if TENANT not in pairs or DOCUMENT not in pairs:
         raise IntegrityError()
     self = object.__new__(BoundContext)
+    self._chunks = None
     self.tenant, self.document, self.write = pairs[TENANT], pairs[DOCUMENT], pairs.get(WRITE)
     self.pairs = tuple(sorted(pairs.items()))
     self.encoded = bytes(buf[at:p])

@@ -54,6 +54,17 @@ def _context(tenant_key: TenantKey, expected: Expected) -> BoundContext:
     return expected
 
 
+def _bound_by_key(
+    header: Header, context: BoundContext, tenant_key: TenantKey, expected: Expected
+) -> bool:
+    """docs/FORMAT.md#bound-context: a document written under a scoped key also binds that
+    key's scope and period (documents written before scopes do not). The header's pairs are
+    canonical (sorted, unique), so comparing them as tuples is comparing the encodings."""
+    if not tenant_key.bound or not isinstance(expected, BoundContext):
+        return False
+    return header.context.pairs == tuple(sorted((*context.pairs, *tenant_key.bound.items())))
+
+
 class DocumentCipher:
     """AES-256-GCM under one document's key, bound to its header: docs/FORMAT.md#frames.
 
@@ -112,12 +123,11 @@ class DocumentCipher:
             IntegrityError: another context or TK id, commitment or header tag mismatch.
         """
         context = _context(tenant_key, expected)
-        if header.context.encoded != context.encoded and isinstance(expected, BoundContext):
-            # docs/FORMAT.md#bound-context: written under a scoped key, the header also binds
-            # that key's scope and period (documents written before scopes do not).
-            context = context.extended(tenant_key.bound)
         if (
-            header.context.encoded != context.encoded
+            (
+                header.context.encoded != context.encoded
+                and not _bound_by_key(header, context, tenant_key, expected)
+            )
             or header.tenant != tenant_key.tenant
             or header.tk_id != tenant_key.tk_id
         ):

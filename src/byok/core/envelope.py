@@ -256,7 +256,7 @@ class Envelope:
         scope and period (docs/FORMAT.md#bound-context)."""
         key = self.keys.for_writing(tenant, wrapper, use)
         if isinstance(document_id, BoundContext):
-            return key, document_id.extended(key.bound)
+            return key, document_id.extended(key.bound, key.bound_encoded)
         return key, document_id
 
     def _lookup(

@@ -17,6 +17,7 @@ from __future__ import annotations
 import struct
 from hmac import digest as _hmac
 
+from byok.core.bound_context import EncodedPairs, encode_pairs
 from byok.core.context import encode_id
 from byok.errors import InvalidInput
 
@@ -59,7 +60,8 @@ class TenantKey:
     """
 
     __slots__ = (
-        "_tenant_lp", "_tenant_raw", "_tk_lp", "_tk_raw", "bound", "material", "tenant", "tk_id",
+        "_tenant_lp", "_tenant_raw", "_tk_lp", "_tk_raw", "bound", "bound_encoded", "material",
+        "tenant", "tk_id",
     )  # fmt: skip
 
     def __init__(
@@ -82,6 +84,8 @@ class TenantKey:
         self.tk_id = tk_id
         self.material = bytes(material)
         self.bound: dict[str, str] = dict(bound or {})
+        #: ``bound`` checked and encoded once, for every document it writes.
+        self.bound_encoded: EncodedPairs = encode_pairs(self.bound)
 
     @property
     def tenant_raw(self) -> bytes:
