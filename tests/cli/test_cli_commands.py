@@ -141,6 +141,8 @@ def _documents(walk: Walk, tmp: Path) -> None:
     assert walk.json("doc", "put", "acme", "b.txt", str(source))["name"] == "b.txt"
     assert walk.both("doc", "head", "acme", "a.txt")["generation"] >= 1
     assert [i["name"] for i in walk.both("doc", "ls", "acme")["items"]] == ["a.txt", "b.txt"]
+    restated = walk.both("tenant", "restate-keys", "acme")  # every key states its reason
+    assert restated["restated"] == [] and restated["already"] >= 1
     first, second = tmp / "copy1.txt", tmp / "copy2.txt"
     walk.text("doc", "get", "--reason", "service", "acme", "a.txt", "-o", str(first))
     got = walk.json("doc", "get", "--reason", "service", "acme", "b.txt", "-o", str(second))

@@ -5,6 +5,7 @@ Examples::
     byok tenant scopes acme                                  # show rules and refused uses
     byok tenant scopes acme --rule legal/=legal --rule hr/=hr --period-unit day
     byok tenant scopes acme --clear                          # every document in 'default'
+    byok tenant restate-keys acme          # keys made before scopes and reasons: state them
 
 The customer sees each scope and period in its CloudTrail (``byok:scope``, ``byok:period``)
 and can refuse one with ``byok customer policy --deny-scope`` / ``--deny-period``.
@@ -22,6 +23,7 @@ __all__ = ["register"]
 def register(tenant_app: typer.Typer) -> None:
     """Add ``scopes`` to ``byok tenant``."""
     tenant_app.command("scopes")(scopes)
+    tenant_app.command("restate-keys")(restate_keys)
 
 
 @reports_errors
@@ -63,3 +65,29 @@ def scopes(
     for entry in policy.refused:
         console.print(text(f"  REFUSED by the customer's key policy since {entry['since']}: ",
                            entry["dimension"], " ", entry["value"]))  # fmt: skip
+
+
+@reports_errors
+def restate_keys(
+    tenant: str = typer.Argument(..., help="Tenant id."),
+    json_output: bool = JSON_OPTION,
+) -> None:
+    """Re-wrap tenant keys made before byok stated scope, period and reason.
+
+    Three KMS calls per such key (Decrypt under its old context, Encrypt under the new one and
+    for its customer-request copy); documents are untouched. Run it before the customer turns
+    on `--require-context`, which refuses keys that state none. Safe to run again.
+    """
+    from byok.service.progress import QUIET, RichProgress
+    from byok.service.restate import restate_tenant_keys
+    from byok.service.runtime import open_vendor
+
+    progress = QUIET if json_output else RichProgress()
+    report = restate_tenant_keys(open_vendor(actor="cli"), tenant, progress=progress)
+    if json_output:
+        emit_json(report.to_dict())
+        return
+    console.print(text(f"{len(report.restated)} tenant keys of ", tenant, " restated, "
+                       f"{report.already} already stated scope, period and reason."))  # fmt: skip
+    if report.lost_races:
+        console.print(f"{report.lost_races} changed meanwhile: run it again.")

@@ -17,12 +17,13 @@ Plaintext keys never reach this module: it stores and deletes KMS ciphertext onl
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, and_, case, delete, func, insert, not_, select, update
 
+from byok.core.context import SCOPE_CONTEXT_KEY
 from byok.errors import NotFound
 from byok.store.database import Store
 from byok.store.documents import allocate_generations
@@ -110,8 +111,12 @@ def rewrap_in_place(
     key_arn: str,
     key_config_version: int,
     seal: int = 0,
+    kms_context: Mapping[str, str] | None = None,
 ) -> bool:
     """Replace one TK row's wrapped copy, if the row is still exactly as ``key`` read it.
+
+    ``kms_context``: the new context ``wrapped`` was made under, when it changes too (a TK made
+    before scopes and reasons, restated: ``byok.service.restate``); its scope goes with it.
 
     ``wrapped`` is stored as given (already sealed when ``seal`` is 1: see
     :meth:`~byok.store.tenant_keys.SqlTenantKeyStore.seal`).
@@ -139,6 +144,7 @@ def rewrap_in_place(
             key_arn=key_arn,
             key_config_version=key_config_version,
             seal=seal,
+            **_context_values(kms_context),
         )
     )
     with store.write() as session:
@@ -150,6 +156,12 @@ def rewrap_in_place(
                 )
             )
     return bool(changed)
+
+
+def _context_values(kms_context: Mapping[str, str] | None) -> dict[str, object]:
+    if kms_context is None:
+        return {}
+    return {"kms_context": dict(kms_context), "scope": kms_context.get(SCOPE_CONTEXT_KEY)}
 
 
 @dataclass(frozen=True)

@@ -71,8 +71,9 @@ LEVER_NOTES: Final = {
     ),
     "strict": (
         "NOTE: --require-context also refuses tenant keys made before the vendor's byok "
-        "stated scope, period and reason (documents written under them stay unreadable "
-        "while it is on); every key made since states all three."
+        "stated scope, period and reason; ask the vendor to restate them first (`byok "
+        "tenant restate-keys`, while the old context is still allowed). Every key made "
+        "since states all three."
     ),
 }
 
